@@ -1,0 +1,205 @@
+package buildinfo
+
+import (
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"pault.ag/go/debian/version"
+)
+
+var (
+	packageRE = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+$`)
+	archRE    = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+	versionRE = regexp.MustCompile(`^[A-Za-z0-9.+~:-]+$`)
+	fileRE    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.+~_-]*$`)
+	sha256RE  = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	envRE     = regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_]*)="(.*)"$`)
+	dependRE  = regexp.MustCompile(`^([a-z0-9][a-z0-9+.-]+(?::[a-z0-9][a-z0-9-]*)?) \(= ([A-Za-z0-9.+~:-]+)\)$`)
+	taintRE   = regexp.MustCompile(`^[A-Za-z0-9-]+$`)
+	// archLinuxRE matches the first line of an Arch Linux BUILDINFO.
+	archLinuxRE = regexp.MustCompile(`^(format|pkgname|pkgbase|builddate) = `)
+)
+
+// Parse reads the text of a .buildinfo file.
+func Parse(text []byte) (*Buildinfo, error) {
+	if archLinuxRE.Match(text) {
+		return nil, unsupported("an Arch Linux BUILDINFO, not a Debian buildinfo")
+	}
+	p, err := readParagraph(text)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkFormat(p); err != nil {
+		return nil, err
+	}
+	b := &Buildinfo{Format: p.get("format")}
+	for _, step := range []func(paragraph, *Buildinfo) error{
+		parseIdentity, parseFiles, parseBuildFields, parseDepends, parseEnvironment,
+	} {
+		if err := step(p, b); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+// checkFormat tells unsupported kinds of file apart from broken ones.
+func checkFormat(p paragraph) error {
+	if !p.has("format") {
+		return malformed("missing field Format")
+	}
+	major, minor, ok := strings.Cut(p.get("format"), ".")
+	if !ok || major != "1" || !isDecimal(minor) {
+		return unsupported("Format %s (this reads Format 1.x)", quote(p.get("format")))
+	}
+	if !p.has("installed-build-depends") {
+		if p.has("build-environment") {
+			return unsupported("pre-release draft format (Build-Environment instead of Installed-Build-Depends)")
+		}
+		return malformed("missing field Installed-Build-Depends")
+	}
+	for _, name := range []string{"source", "architecture", "version", "checksums-sha256", "build-architecture"} {
+		if !p.has(name) {
+			return malformed("missing field %s", fieldTitle(name))
+		}
+	}
+	return nil
+}
+
+func parseIdentity(p paragraph, b *Buildinfo) error {
+	src, srcVersion, hasVersion := strings.Cut(p.get("source"), " ")
+	if !packageRE.MatchString(src) {
+		return malformed("Source: bad package name %s", quote(src))
+	}
+	b.Source = src
+	if err := checkVersion(p.get("version")); err != nil {
+		return malformed("Version: %v", err)
+	}
+	b.Version = p.get("version")
+	b.SourceVersion = b.Version
+	if hasVersion {
+		v, ok := strings.CutPrefix(srcVersion, "(")
+		v, ok2 := strings.CutSuffix(v, ")")
+		if !ok || !ok2 || checkVersion(v) != nil {
+			return malformed("Source: bad version %s", quote(srcVersion))
+		}
+		b.SourceVersion = v
+	}
+	archs := strings.Fields(p.get("architecture"))
+	if len(archs) == 0 {
+		return malformed("Architecture is empty")
+	}
+	for _, a := range archs {
+		if !archRE.MatchString(a) || slices.Contains(b.Architectures, a) {
+			return malformed("Architecture: bad or repeated value %s", quote(a))
+		}
+		b.Architectures = append(b.Architectures, a)
+	}
+	for _, bin := range strings.Fields(p.get("binary")) {
+		if !packageRE.MatchString(bin) || slices.Contains(b.Binaries, bin) {
+			return malformed("Binary: bad or repeated package name %s", quote(bin))
+		}
+		b.Binaries = append(b.Binaries, bin)
+	}
+	if len(b.Binaries) == 0 && (len(archs) != 1 || archs[0] != "source") {
+		return malformed("missing field Binary")
+	}
+	if p.has("binary-only-changes") {
+		lines, err := p.lines("binary-only-changes")
+		if err != nil {
+			return err
+		}
+		b.BinaryOnlyChanges = lines
+	}
+	return nil
+}
+
+func checkVersion(v string) error {
+	if !versionRE.MatchString(v) {
+		return errf("bad version %s", quote(v))
+	}
+	if _, err := version.Parse(v); err != nil {
+		return errf("bad version %s: %v", quote(v), err)
+	}
+	return nil
+}
+
+func parseBuildFields(p paragraph, b *Buildinfo) error {
+	b.BuildArchitecture = p.get("build-architecture")
+	if !archRE.MatchString(b.BuildArchitecture) {
+		return malformed("Build-Architecture: bad architecture %s", quote(b.BuildArchitecture))
+	}
+	b.BuildOrigin = p.get("build-origin")
+	b.BuildDate = p.get("build-date")
+	b.BuildKernelVersion = p.get("build-kernel-version")
+	b.BuildPath = p.get("build-path")
+	if b.BuildPath != "" && !strings.HasPrefix(b.BuildPath, "/") {
+		return malformed("Build-Path is not absolute")
+	}
+	for _, t := range strings.Fields(p.get("build-tainted-by")) {
+		if !taintRE.MatchString(t) {
+			return malformed("Build-Tainted-By: bad reason tag %s", quote(t))
+		}
+		b.BuildTaintedBy = append(b.BuildTaintedBy, t)
+	}
+	return nil
+}
+
+func parseDepends(p paragraph, b *Buildinfo) error {
+	v := strings.Join(strings.Fields(p.get("installed-build-depends")), " ")
+	if v == "" {
+		return malformed("Installed-Build-Depends is empty")
+	}
+	seen := map[string]bool{}
+	for _, dep := range strings.Split(strings.TrimSuffix(v, ","), ",") {
+		dep = strings.TrimSpace(dep)
+		m := dependRE.FindStringSubmatch(dep)
+		if m == nil || checkVersion(m[2]) != nil {
+			return malformed("Installed-Build-Depends: bad entry %s", quote(dep))
+		}
+		if seen[m[1]] {
+			return malformed("Installed-Build-Depends: %s listed twice", m[1])
+		}
+		seen[m[1]] = true
+		b.InstalledBuildDepends = append(b.InstalledBuildDepends, dep)
+	}
+	return nil
+}
+
+func parseEnvironment(p paragraph, b *Buildinfo) error {
+	lines, err := p.lines("environment")
+	if err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for _, line := range lines {
+		m := envRE.FindStringSubmatch(line)
+		if m == nil {
+			return malformed("Environment: bad line %s", quote(line))
+		}
+		if seen[m[1]] {
+			return malformed("Environment: %s set twice", m[1])
+		}
+		seen[m[1]] = true
+		b.Environment = append(b.Environment, line)
+	}
+	return nil
+}
+
+func isDecimal(s string) bool {
+	if s == "" || len(s) > 18 || (len(s) > 1 && s[0] == '0') {
+		return false
+	}
+	_, err := strconv.ParseUint(s, 10, 64)
+	return err == nil
+}
+
+func fieldTitle(lower string) string {
+	parts := strings.Split(lower, "-")
+	for i, s := range parts {
+		parts[i] = strings.ToUpper(s[:1]) + s[1:]
+	}
+	return strings.Join(parts, "-")
+}

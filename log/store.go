@@ -1,0 +1,175 @@
+package log
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	_ "github.com/go-sql-driver/mysql" // MySQL and MariaDB
+	_ "modernc.org/sqlite"             // the embedded default
+)
+
+// Store keeps the records, the rebuilders' keys and the lookup index in one
+// SQL database: SQLite by default, MySQL/MariaDB for a log served by several
+// front ends.
+type Store struct {
+	db      *sql.DB
+	dialect dialect
+}
+
+type dialect struct {
+	name   string
+	schema []string
+	// insertIgnore starts an INSERT that skips rows whose key exists.
+	insertIgnore string
+}
+
+var sqliteDialect = dialect{
+	name:         "sqlite",
+	insertIgnore: "INSERT OR IGNORE INTO",
+	schema: []string{
+		`CREATE TABLE IF NOT EXISTS records (sha256 TEXT PRIMARY KEY, body BLOB NOT NULL, idx INTEGER, created INTEGER NOT NULL)`,
+		`CREATE INDEX IF NOT EXISTS records_pending ON records (idx)`,
+		`CREATE TABLE IF NOT EXISTS rebuilder_keys (fingerprint TEXT PRIMARY KEY, armored BLOB NOT NULL, created INTEGER NOT NULL)`,
+		`CREATE TABLE IF NOT EXISTS binaries (package TEXT NOT NULL, version TEXT NOT NULL, arch TEXT NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (package, version, arch, idx))`,
+		`CREATE TABLE IF NOT EXISTS sources (source TEXT NOT NULL, version TEXT NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (source, version, idx))`,
+		`CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)`,
+	},
+}
+
+var mysqlDialect = dialect{
+	name:         "mysql",
+	insertIgnore: "INSERT IGNORE INTO",
+	schema: []string{
+		`CREATE TABLE IF NOT EXISTS records (sha256 CHAR(64) PRIMARY KEY, body MEDIUMBLOB NOT NULL, idx BIGINT, created BIGINT NOT NULL, INDEX records_pending (idx))`,
+		`CREATE TABLE IF NOT EXISTS rebuilder_keys (fingerprint VARCHAR(64) PRIMARY KEY, armored MEDIUMBLOB NOT NULL, created BIGINT NOT NULL)`,
+		`CREATE TABLE IF NOT EXISTS binaries (package VARCHAR(255) NOT NULL, version VARCHAR(255) NOT NULL, arch VARCHAR(64) NOT NULL, idx BIGINT NOT NULL, PRIMARY KEY (package, version, arch, idx))`,
+		`CREATE TABLE IF NOT EXISTS sources (source VARCHAR(255) NOT NULL, version VARCHAR(255) NOT NULL, idx BIGINT NOT NULL, PRIMARY KEY (source, version, idx))`,
+		`CREATE TABLE IF NOT EXISTS meta (name VARCHAR(64) PRIMARY KEY, value TEXT NOT NULL)`,
+	},
+}
+
+// OpenSQLite opens (creating if needed) the embedded database at path.
+func OpenSQLite(ctx context.Context, path string) (*Store, error) {
+	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, err
+	}
+	return openStore(ctx, db, sqliteDialect)
+}
+
+// OpenMySQL opens the MySQL database named by dsn (go-sql-driver/mysql form).
+func OpenMySQL(ctx context.Context, dsn string) (*Store, error) {
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		return nil, err
+	}
+	return openStore(ctx, db, mysqlDialect)
+}
+
+func openStore(ctx context.Context, db *sql.DB, d dialect) (*Store, error) {
+	for _, q := range d.schema {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("%s database: %w", d.name, err)
+		}
+	}
+	return &Store{db: db, dialect: d}, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// ErrNotFound is returned for a record or key the store does not hold.
+var ErrNotFound = errors.New("not found")
+
+// Record returns a stored record and its index (-1 while pending).
+func (s *Store) Record(ctx context.Context, sha string) (body []byte, idx int64, err error) {
+	var n sql.NullInt64
+	err = s.db.QueryRowContext(ctx, `SELECT body, idx FROM records WHERE sha256 = ?`, sha).Scan(&body, &n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, 0, ErrNotFound
+	}
+	if !n.Valid {
+		return body, -1, err
+	}
+	return body, n.Int64, err
+}
+
+// RecordIndex returns the index of a stored record: -1 while pending.
+func (s *Store) RecordIndex(ctx context.Context, sha string) (int64, error) {
+	var n sql.NullInt64
+	err := s.db.QueryRowContext(ctx, `SELECT idx FROM records WHERE sha256 = ?`, sha).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, ErrNotFound
+	}
+	if err != nil {
+		return 0, err
+	}
+	if !n.Valid {
+		return -1, nil
+	}
+	return n.Int64, nil
+}
+
+// AddPending stores a record with no index yet. It reports false when the
+// store already holds the record.
+func (s *Store) AddPending(ctx context.Context, sha string, body []byte) (bool, error) {
+	res, err := s.db.ExecContext(ctx, s.dialect.insertIgnore+` records (sha256, body, idx, created) VALUES (?, ?, NULL, ?)`,
+		sha, body, time.Now().Unix())
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// DropPending removes a record that was never logged.
+func (s *Store) DropPending(ctx context.Context, sha string) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM records WHERE sha256 = ? AND idx IS NULL`, sha)
+	return err
+}
+
+// DropStalePending removes pending records created before t: records whose
+// submission never completed.
+func (s *Store) DropStalePending(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM records WHERE idx IS NULL AND created < ?`, before.Unix())
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// SetRecordIndex records where the record's statement is in the log.
+func (s *Store) SetRecordIndex(ctx context.Context, sha string, idx int64) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE records SET idx = ? WHERE sha256 = ? AND idx IS NULL`, idx, sha)
+	return err
+}
+
+// Meta reads a named value; "" when unset.
+func (s *Store) Meta(ctx context.Context, name string) (string, error) {
+	var v string
+	err := s.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE name = ?`, name).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return v, err
+}
+
+// SetMeta writes a named value once; it fails if another value is there.
+func (s *Store) SetMeta(ctx context.Context, name, value string) error {
+	if _, err := s.db.ExecContext(ctx, s.dialect.insertIgnore+` meta (name, value) VALUES (?, ?)`, name, value); err != nil {
+		return err
+	}
+	got, err := s.Meta(ctx, name)
+	if err != nil {
+		return err
+	}
+	if got != value {
+		return fmt.Errorf("the database holds %s %q, not %q", name, got, value)
+	}
+	return nil
+}

@@ -1,0 +1,175 @@
+package log
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/transparency-dev/tessera"
+
+	"github.com/reprolog/reprolog/buildinfo"
+	"github.com/reprolog/reprolog/pgp"
+	"github.com/reprolog/reprolog/statement"
+)
+
+// Result is the answer to an accepted submission.
+type Result struct {
+	Index      uint64 `json:"index"`
+	Statement  string `json:"statement"`
+	Checkpoint string `json:"checkpoint"`
+	// Duplicate is true when the log already held the record.
+	Duplicate bool `json:"duplicate"`
+}
+
+// Error is a refused submission: an HTTP status and a message for the
+// submitter.
+type Error struct {
+	Status     int
+	Msg        string
+	RetryAfter time.Duration
+	Err        error
+}
+
+func (e *Error) Error() string { return e.Msg }
+func (e *Error) Unwrap() error { return e.Err }
+
+func refuse(status int, err error, format string, args ...any) *Error {
+	return &Error{Status: status, Err: err, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Submit verifies a record, logs its statement and waits until a published
+// checkpoint covers it. Resubmitting a logged record answers its index.
+func (s *Server) Submit(ctx context.Context, record []byte) (*Result, error) {
+	st, err := s.Verify(ctx, record)
+	if err != nil {
+		return nil, err
+	}
+	return s.inflight.do(st.Record, func() (*Result, error) { return s.submit(ctx, record, st) })
+}
+
+// Verify checks a record as Submit does, without logging it, and returns
+// its statement.
+func (s *Server) Verify(ctx context.Context, record []byte) (*statement.Statement, error) {
+	if int64(len(record)) > s.cfg.MaxRecordSize {
+		return nil, refuse(http.StatusRequestEntityTooLarge, nil, "record larger than %d bytes", s.cfg.MaxRecordSize)
+	}
+	signed, err := pgp.ParseClearsigned(record)
+	switch {
+	case errors.Is(err, pgp.ErrWeakDigest):
+		return nil, refuse(http.StatusForbidden, err, "%v", err)
+	case err != nil:
+		return nil, refuse(http.StatusBadRequest, err, "%v", err)
+	}
+	key, err := s.signer(ctx, signed)
+	if err != nil {
+		return nil, err
+	}
+	b, err := buildinfo.Parse(signed.Text)
+	if err != nil {
+		return nil, refuse(http.StatusBadRequest, err, "%v", err)
+	}
+	st, err := statement.Derive(b, key.Fingerprint(), record)
+	if err != nil {
+		return nil, refuse(http.StatusBadRequest, err, "%v", err)
+	}
+	return st, nil
+}
+
+// signer finds the registered key that made the signature and verifies it
+// now: a key expired or revoked at submission time is refused.
+func (s *Server) signer(ctx context.Context, signed *pgp.Signed) (*pgp.Key, error) {
+	candidates := s.keys.candidates(ctx, signed)
+	if len(candidates) == 0 {
+		issuer := fmt.Sprintf("key ID %016X", signed.IssuerKeyID)
+		if signed.IssuerFingerprint != nil {
+			issuer = fmt.Sprintf("key %X", signed.IssuerFingerprint)
+		}
+		return nil, refuse(http.StatusForbidden, pgp.ErrUnknownKey,
+			"signed by %s, which this log does not know: register the public key first (POST /keys, or reprolog submit --key FILE)", issuer)
+	}
+	var err error
+	for _, key := range candidates {
+		if err = signed.Verify(key, time.Now()); err == nil {
+			return key, nil
+		}
+	}
+	return nil, refuse(http.StatusForbidden, err, "%v", err)
+}
+
+func (s *Server) submit(ctx context.Context, record []byte, st *statement.Statement) (*Result, error) {
+	entry := st.Marshal()
+	sum := sha256.Sum256(record)
+	sha := hex.EncodeToString(sum[:])
+
+	// Step 2: store the record durably, marked pending. If the store holds
+	// it already, this is a resubmission: answer the existing index.
+	added, err := s.store.AddPending(ctx, sha, record)
+	if err != nil {
+		return nil, s.internal("storing the record", err)
+	}
+	if !added {
+		return s.existing(ctx, sha, entry)
+	}
+	// Step 3: append the statement; Tessera assigns the index durably.
+	idx, err := s.appender.Add(ctx, tessera.NewEntry(entry))()
+	if err != nil {
+		if dropErr := s.store.DropPending(context.WithoutCancel(ctx), sha); dropErr != nil {
+			s.log.Error("removing a record whose statement was not logged", "sha256", sha, "error", dropErr)
+		}
+		if errors.Is(err, tessera.ErrPushback) {
+			return nil, &Error{Status: http.StatusServiceUnavailable, Err: err, RetryAfter: time.Second,
+				Msg: "the log is busy: retry later"}
+		}
+		return nil, s.internal("appending the statement", err)
+	}
+	if err := s.store.SetRecordIndex(ctx, sha, int64(idx.Index)); err != nil {
+		// The indexer records it from the log itself.
+		s.log.Warn("recording a record's index", "sha256", sha, "error", err)
+	}
+	return s.await(ctx, idx.Index, entry, false)
+}
+
+// existing answers a resubmission once the first submission's entry is
+// published.
+func (s *Server) existing(ctx context.Context, sha string, entry []byte) (*Result, error) {
+	for {
+		idx, err := s.store.RecordIndex(ctx, sha)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			// The first submission failed and was removed: try again.
+			return nil, &Error{Status: http.StatusServiceUnavailable, RetryAfter: time.Second,
+				Msg: "an earlier submission of this record failed: retry"}
+		case err != nil:
+			return nil, s.internal("reading the record", err)
+		case idx >= 0:
+			return s.await(ctx, uint64(idx), entry, true)
+		}
+		// Another front end is logging it right now.
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// await waits until a published checkpoint and the lookup index cover idx.
+func (s *Server) await(ctx context.Context, idx uint64, entry []byte, dup bool) (*Result, error) {
+	_, cp, err := s.awaiter.Await(ctx, func() (tessera.Index, error) { return tessera.Index{Index: idx}, nil })
+	if err != nil {
+		return nil, s.internal("waiting for the checkpoint", err)
+	}
+	if err := s.indexer.waitFor(ctx, idx+1); err != nil {
+		return nil, s.internal("waiting for the index", err)
+	}
+	return &Result{Index: idx, Statement: string(entry), Checkpoint: string(cp), Duplicate: dup}, nil
+}
+
+func (s *Server) internal(what string, err error) *Error {
+	s.log.Error(what, "error", err)
+	return &Error{Status: http.StatusInternalServerError, Err: err, Msg: "internal error while " + what}
+}

@@ -1,0 +1,122 @@
+// Command reprolog-server runs a reprolog transparency log: rebuilders
+// submit clear-signed .buildinfo records, everyone reads the log as C2SP
+// tlog-tiles.
+//
+//	reprolog-server [--data DIR] [--listen ADDR] [--origin NAME]
+//	                [--submitters KEYRING] [--witness-policy FILE]
+//
+// On first start it creates the log's checkpoint key in DIR, writes its
+// verifier key to DIR/log.pub and prints it.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/transparency-dev/tessera"
+
+	rlog "github.com/reprolog/reprolog/log"
+	"github.com/reprolog/reprolog/pgp"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "reprolog-server:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("reprolog-server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		dir        = fs.String("data", "./reprolog-data", "data directory: checkpoint key, tiles, database")
+		listen     = fs.String("listen", "127.0.0.1:8080", "address to serve HTTP on")
+		origin     = fs.String("origin", "", "the log's name, for a new log (default: HOSTNAME/reprolog)")
+		submitters = fs.String("submitters", "", "keyring of the only rebuilders allowed to register (default: open registration)")
+		witnesses  = fs.String("witness-policy", "", "C2SP tlog-policy file: witnesses that must cosign each checkpoint")
+		interval   = fs.Duration("checkpoint-interval", time.Second, "how often to publish a checkpoint")
+		maxRecord  = fs.Int64("max-record-size", rlog.DefaultMaxRecordSize, "largest record accepted, in bytes")
+	)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	cfg, err := rlog.SetupDir(ctx, *dir, *origin)
+	if err != nil {
+		return err
+	}
+	cfg.Logger = logger
+	cfg.CheckpointInterval = *interval
+	cfg.MaxRecordSize = *maxRecord
+	if *submitters != "" {
+		raw, err := os.ReadFile(*submitters)
+		if err != nil {
+			return err
+		}
+		if cfg.Submitters, err = pgp.ParseKeyring(raw, time.Now()); err != nil {
+			return fmt.Errorf("%s: %v", *submitters, err)
+		}
+	}
+	if *witnesses != "" {
+		raw, err := os.ReadFile(*witnesses)
+		if err != nil {
+			return err
+		}
+		g, err := tessera.NewWitnessGroupFromPolicy(raw)
+		if err != nil {
+			return fmt.Errorf("%s: %v", *witnesses, err)
+		}
+		cfg.Witnesses = &g
+	}
+	s, err := rlog.New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		s.Close(context.Background())
+		return err
+	}
+	fmt.Fprintf(stdout, "reprolog log %s on http://%s\nverifier key: %s\n", s.Origin(), ln.Addr(), s.VerifierKey())
+	srv := &http.Server{
+		Handler:           http.MaxBytesHandler(s.Handler(), 2*cfg.MaxRecordSize),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		logger.Info("shutting down")
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	srv.Shutdown(shutdownCtx)
+	if closeErr := s.Close(shutdownCtx); closeErr != nil {
+		logger.Warn("closing the log", "error", closeErr)
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}

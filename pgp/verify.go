@@ -1,0 +1,129 @@
+package pgp
+
+import (
+	"bytes"
+	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
+)
+
+// MaxClockSkew is how far in the future, relative to the time of
+// verification, a signature's creation time may lie.
+const MaxClockSkew = 5 * time.Minute
+
+// Verify checks the signature against key at time at. The issuer (by
+// fingerprint when the signature names one, else by key ID) must be the
+// primary key or a subkey of key that is bound for signing; that key must
+// not be revoked (ever), must not be expired at at, must have been valid
+// when the signature was made, and the signature must be made neither
+// before the key's creation nor after at+MaxClockSkew.
+//
+// Errors wrap ErrUnknownKey (issuer not part of key), ErrKeyRevoked,
+// ErrKeyExpired or ErrBadSignature (everything else, including a signature
+// that does not verify).
+func (s *Signed) Verify(key *Key, at time.Time) error {
+	if s == nil || len(s.sig) == 0 {
+		return malformed("signature was not parsed by ParseClearsigned")
+	}
+	if key == nil {
+		return fail(ErrUnknownKey, "no key")
+	}
+	sig, err := readSignature(s.sig)
+	if err != nil {
+		return err
+	}
+	fp, id, err := issuer(sig)
+	if err != nil {
+		return err
+	}
+	e := key.entity()
+	pub, sub := find(e, fp, id)
+	if pub == nil {
+		if fp != nil {
+			return fail(ErrUnknownKey, "signed by %s, which is not part of key %s", fingerprintString(fp), key.fingerprint)
+		}
+		return fail(ErrUnknownKey, "signed by key ID %016X, which is not part of key %s", id, key.fingerprint)
+	}
+	name := fingerprintString(pub.Fingerprint)
+	if !key.bound(pub) {
+		return fail(ErrBadSignature, "signed by %s, which is not a signing key of %s", name, key.fingerprint)
+	}
+	created := sig.CreationTime
+	if created.After(at.Add(MaxClockSkew)) {
+		return fail(ErrBadSignature, "signature made at %s, after %s", stamp(created), stamp(at))
+	}
+	if created.Unix() < pub.CreationTime.Unix() {
+		return fail(ErrBadSignature, "signature made at %s, before key %s existed", stamp(created), name)
+	}
+	if revoked(e, nil) {
+		return fail(ErrKeyRevoked, "key %s is revoked", key.fingerprint)
+	}
+	if sub != nil && revoked(e, sub) {
+		return fail(ErrKeyRevoked, "subkey %s of %s is revoked", name, key.fingerprint)
+	}
+	if err := key.usableAt(pub.Fingerprint, at); err != nil {
+		return err
+	}
+	if created.Unix() != at.Unix() {
+		if err := key.usableAt(pub.Fingerprint, created); err != nil {
+			return err
+		}
+	}
+	// The library verifies the signature over the canonical text and checks
+	// the signing key's validity at the signature's creation time again.
+	cfg := key.pol.config(latest(at, created))
+	_, _, err = openpgp.VerifyDetachedSignature(openpgp.EntityList{key.entity()}, bytes.NewReader(s.signed), bytes.NewReader(s.sig), cfg)
+	if err != nil {
+		return fail(ErrBadSignature, "signature by %s does not verify (%v)", name, err)
+	}
+	// go-crypto ignores the 16-bit hash tag of v4 signatures; GnuPG checks
+	// it, and so a changed tag cannot make a second valid encoding of the
+	// same signature.
+	h, err := sig.PrepareVerify()
+	if err != nil {
+		return fail(ErrBadSignature, "signature by %s: %v", name, err)
+	}
+	openpgp.NewCanonicalTextHash(h).Write(s.signed)
+	if packet.VerifyHashTag(h, sig) != nil {
+		return fail(ErrBadSignature, "signature by %s has a wrong hash tag", name)
+	}
+	return nil
+}
+
+// find returns the key of e named by fingerprint fp, or by key ID id when fp
+// is nil, and the subkey it belongs to (nil for the primary key).
+func find(e *openpgp.Entity, fp []byte, id uint64) (*packet.PublicKey, *openpgp.Subkey) {
+	match := func(pk *packet.PublicKey) bool {
+		if fp != nil {
+			return bytes.Equal(pk.Fingerprint, fp)
+		}
+		return pk.KeyId == id
+	}
+	if match(e.PrimaryKey) {
+		return e.PrimaryKey, nil
+	}
+	for i := range e.Subkeys {
+		if match(e.Subkeys[i].PublicKey) {
+			return e.Subkeys[i].PublicKey, &e.Subkeys[i]
+		}
+	}
+	return nil, nil
+}
+
+// bound reports whether pk is one of k's signing keys.
+func (k *Key) bound(pk *packet.PublicKey) bool {
+	for _, s := range k.signing {
+		if bytes.Equal(s.Fingerprint, pk.Fingerprint) {
+			return true
+		}
+	}
+	return false
+}
+
+func latest(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}

@@ -15,8 +15,16 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/klog/v2"
+
 	rlog "github.com/reprolog/reprolog/log"
 )
+
+func init() {
+	// Tessera logs through klog; tests keep quiet.
+	klog.LogToStderr(false)
+	klog.SetOutput(io.Discard)
+}
 
 // Log is a running log.
 type Log struct {

@@ -1,0 +1,27 @@
+package log_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	rlog "github.com/reprolog/reprolog/log"
+	"github.com/reprolog/reprolog/pgp"
+)
+
+type rlogConfig = rlog.Config
+
+func parseKey(t *testing.T, armored []byte) *pgp.Key {
+	t.Helper()
+	k, err := pgp.ParseKey(armored, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func keys(k ...*pgp.Key) []*pgp.Key { return k }
+
+func setupDir(dir, origin string) (rlog.Config, error) {
+	return rlog.SetupDir(context.Background(), dir, origin)
+}

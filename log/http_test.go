@@ -256,3 +256,35 @@ func TestRestart(t *testing.T) {
 		t.Errorf("a directory of another origin: %v", err)
 	}
 }
+
+// TestCorpusSignatures submits the corpus's real signed files with the
+// devscripts test key registered: the good ones are logged, the tampered
+// one is refused.
+func TestCorpusSignatures(t *testing.T) {
+	l := logtest.Start(t)
+	key, err := os.ReadFile("../pgp/testdata/key_devscripts_debsign_public_key.asc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fpr := l.Register(t, key); fpr != "CF218F0E7EABF584B7E20402C77E2D6872543FAF" {
+		t.Fatalf("registered %s", fpr)
+	}
+	for name, want := range map[string]int{
+		"gen_devscriptskey_rbtest_0.1_amd64.build1.buildinfo.asc":          201,
+		"gen_devscriptskey_rbtest_0.1_amd64.build2.buildinfo.asc":          201,
+		"gen_devscriptskey_sphinx_1.7.2-1_amd64.buildinfo.asc":             201,
+		"gen_devscriptskey_rbtest_0.1_amd64.build1.TAMPERED.buildinfo.asc": 403,
+		"deb_python-debian_lxml_4.5.2-1+b1_amd64.buildinfo.asc":            403, // a buildd key the log does not know
+		"pgpedge_dak_md5.asc":       403,
+		"pgpedge_dak_message.asc":   400,
+		"pgpedge_dak_plaintext.txt": 400,
+	} {
+		raw, err := os.ReadFile("../pgp/testdata/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code, body, _ := post(t, l.URL+"/add", "text/plain", raw); code != want {
+			t.Errorf("%s: %d %s, want %d", name, code, body, want)
+		}
+	}
+}

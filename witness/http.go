@@ -1,0 +1,64 @@
+package witness
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+)
+
+// ServeHTTP serves the C2SP tlog-witness API:
+//
+//	POST /add-checkpoint
+//
+// with the status codes the specification gives: 200 and the cosignature
+// line, 400 malformed (or old size larger than the checkpoint's), 403 no
+// valid signature of the log, 404 unknown origin, 409 with Content-Type
+// text/x.tlog.size and the held size when the old size is not the held one,
+// 409 (text/plain) when the checkpoint has the held size but another root
+// hash, 413 body too large, 422 bad consistency proof.
+func (w *Witness) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/add-checkpoint" {
+		http.NotFound(rw, r)
+		return
+	}
+	if r.Method != http.MethodPost {
+		rw.Header().Set("Allow", http.MethodPost)
+		http.Error(rw, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(rw, r.Body, MaxRequestSize))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			http.Error(rw, "request body too large", http.StatusRequestEntityTooLarge)
+			return
+		}
+		http.Error(rw, "reading request body failed", http.StatusBadRequest)
+		return
+	}
+	cosig, err := w.add(r.Context(), body)
+	var conflict *conflictError
+	switch {
+	case err == nil:
+		rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		rw.Write(cosig)
+	case errors.As(err, &conflict):
+		rw.Header().Set("Content-Type", "text/x.tlog.size")
+		rw.WriteHeader(http.StatusConflict)
+		fmt.Fprintf(rw, "%d\n", conflict.size)
+	case errors.Is(err, errMalformed), errors.Is(err, errOldTooLarge):
+		http.Error(rw, err.Error(), http.StatusBadRequest)
+	case errors.Is(err, errBadSignature):
+		http.Error(rw, err.Error(), http.StatusForbidden)
+	case errors.Is(err, errUnknownLog):
+		http.Error(rw, err.Error(), http.StatusNotFound)
+	case errors.Is(err, errFork):
+		http.Error(rw, err.Error(), http.StatusConflict)
+	case errors.Is(err, errBadProof):
+		http.Error(rw, err.Error(), http.StatusUnprocessableEntity)
+	default:
+		w.log.ErrorContext(r.Context(), "add-checkpoint failed", "error", err)
+		http.Error(rw, "internal error", http.StatusInternalServerError)
+	}
+}

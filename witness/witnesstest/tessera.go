@@ -1,0 +1,83 @@
+package witnesstest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/transparency-dev/tessera"
+	"github.com/transparency-dev/tessera/storage/posix"
+)
+
+// A TesseraLog is a plain Tessera log with POSIX storage in a temporary
+// directory, whose checkpoints are witnessed according to a C2SP
+// tlog-policy through Tessera's own witness support.
+type TesseraLog struct {
+	Key      LogKey
+	Dir      string
+	appender *tessera.Appender
+	awaiter  *tessera.PublicationAwaiter
+}
+
+// StartTesseraLog starts a Tessera log signing with key and sending every
+// new checkpoint to the witnesses of policy (parsed by Tessera's
+// NewWitnessGroupFromPolicy), publishing it only once the policy's quorum
+// has cosigned. The log shuts down when the test ends.
+func StartTesseraLog(t testing.TB, key LogKey, policy []byte) *TesseraLog {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	dir := t.TempDir()
+	driver, err := posix.New(ctx, posix.Config{Path: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	group, err := tessera.NewWitnessGroupFromPolicy(policy)
+	if err != nil {
+		t.Fatalf("tessera rejects the policy: %v", err)
+	}
+	opts := tessera.NewAppendOptions().
+		WithCheckpointSigner(key.Signer).
+		WithBatching(64, 20*time.Millisecond).
+		WithCheckpointInterval(100*time.Millisecond).
+		WithWitnesses(group, &tessera.WitnessOptions{Timeout: 10 * time.Second})
+	appender, shutdown, reader, err := tessera.NewAppender(ctx, driver, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer scancel()
+		if err := shutdown(sctx); err != nil {
+			t.Logf("tessera shutdown: %v", err)
+		}
+		cancel()
+	})
+	return &TesseraLog{
+		Key:      key,
+		Dir:      dir,
+		appender: appender,
+		awaiter:  tessera.NewPublicationAwaiter(ctx, reader.ReadCheckpoint, 50*time.Millisecond),
+	}
+}
+
+// Add appends entries and returns the first published checkpoint that
+// covers all of them: the log-signed checkpoint with the cosignatures the
+// log collected. It fails the test if that takes longer than timeout.
+func (l *TesseraLog) Add(t testing.TB, timeout time.Duration, entries ...[]byte) []byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	futures := make([]tessera.IndexFuture, len(entries))
+	for i, e := range entries {
+		futures[i] = l.appender.Add(ctx, tessera.NewEntry(e))
+	}
+	var cp []byte
+	for _, f := range futures {
+		_, c, err := l.awaiter.Await(ctx, f)
+		if err != nil {
+			t.Fatalf("tessera: entry not published: %v", err)
+		}
+		cp = c
+	}
+	return cp
+}

@@ -144,7 +144,7 @@ func (s *Server) handleAddKey(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, ErrKeyNotAllowed):
 		writeError(w, refuse(http.StatusForbidden, err, "%v", err))
 		return
-	case errors.Is(err, pgp.ErrKeyExpired), errors.Is(err, pgp.ErrKeyRevoked):
+	case errors.Is(err, pgp.ErrKeyExpired), errors.Is(err, pgp.ErrKeyRevoked), errors.Is(err, ErrRevokedNow):
 		writeError(w, refuse(http.StatusForbidden, err, "%v", err))
 		return
 	case errors.Is(err, errStore):

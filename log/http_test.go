@@ -127,6 +127,17 @@ func TestRejected(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	revoked := pgptest.NewSigner(t, "revoked")
+	l.Register(t, revoked.PublicArmored())
+	revokedRecord := revoked.ClearSign(t, text)
+	revoked.Revoke(t)
+	code, body, _ := post(t, l.URL+"/keys", "text/plain", revoked.PublicArmored())
+	if code != http.StatusForbidden || !strings.Contains(string(body), "now refuses its signatures") {
+		t.Fatalf("sending a revocation: %d %s", code, body)
+	}
+	if code, armored := get(t, l.URL+"/keys/"+revoked.Fingerprint()); code != http.StatusOK || !bytes.Equal(armored, revoked.PublicArmored()) {
+		t.Errorf("the log does not serve the revocation (%d)", code)
+	}
 	time.Sleep(2 * time.Second) // let the expiring key expire (lifetimes count whole seconds)
 	tests := []struct {
 		name   string
@@ -143,6 +154,7 @@ func TestRejected(t *testing.T) {
 		{"unknown key", "text/plain", unknown.ClearSign(t, text), 403, "register"},
 		{"expired key", "text/plain", expiredRecord, 403, "expired"},
 		{"SHA-1", "text/plain", weak, 403, "weak"},
+		{"revoked key", "text/plain", revokedRecord, 403, "revoked"},
 		{"not a buildinfo", "text/plain", good.ClearSign(t, []byte("Hello: world\n")), 400, "buildinfo"},
 		{"duplicate field", "text/plain", good.ClearSign(t, append([]byte("Version: 0.1\n"), text...)), 400, "duplicate field"},
 		{"draft format", "text/plain", good.ClearSign(t, bytes.Replace(text, []byte("Installed-Build-Depends:"), []byte("Build-Environment:"), 1)), 400, "unsupported"},

@@ -28,11 +28,12 @@ type keyring struct {
 	mu         sync.RWMutex
 	byFpr      map[string]*pgp.Key
 	byID       map[uint64][]*pgp.Key
+	revoked    map[string]bool // registered, then revoked
 	lastReload time.Time
 }
 
 func newKeyring(ctx context.Context, store *Store, submitters []*pgp.Key) (*keyring, error) {
-	k := &keyring{store: store, byFpr: map[string]*pgp.Key{}, byID: map[uint64][]*pgp.Key{}}
+	k := &keyring{store: store, byFpr: map[string]*pgp.Key{}, byID: map[uint64][]*pgp.Key{}, revoked: map[string]bool{}}
 	if submitters != nil {
 		k.allowed = map[string]bool{}
 		for _, key := range submitters {
@@ -49,6 +50,9 @@ func newKeyring(ctx context.Context, store *Store, submitters []*pgp.Key) (*keyr
 // was new.
 func (k *keyring) register(ctx context.Context, armored []byte) (*pgp.Key, bool, error) {
 	key, err := pgp.ParseKey(armored, time.Now())
+	if errors.Is(err, pgp.ErrKeyRevoked) {
+		return nil, false, k.registerRevocation(ctx, armored, err)
+	}
 	if err != nil {
 		return nil, false, err
 	}
@@ -110,6 +114,7 @@ func (k *keyring) reload(ctx context.Context) error {
 		// checked at each signature.
 		key, err := pgp.ParseKey(stored.Armored, stored.Registered)
 		if err != nil {
+			k.markIfRevoked(stored)
 			continue
 		}
 		if k.allowed == nil || k.allowed[key.Fingerprint()] {

@@ -93,6 +93,10 @@ func (s *Server) signer(ctx context.Context, signed *pgp.Signed) (*pgp.Key, erro
 	}
 	var err error
 	for _, key := range candidates {
+		if s.keys.isRevoked(key.Fingerprint()) {
+			err = fmt.Errorf("%w: key %s is revoked", pgp.ErrKeyRevoked, key.Fingerprint())
+			continue
+		}
 		if err = signed.Verify(key, time.Now()); err == nil {
 			return key, nil
 		}

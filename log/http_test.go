@@ -3,6 +3,7 @@ package log_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"strings"
@@ -299,4 +300,36 @@ func TestCorpusSignatures(t *testing.T) {
 			t.Errorf("%s: %d %s, want %d", name, code, body, want)
 		}
 	}
+}
+
+// TestFlood: a builder that submits faster than its rate gets 429 with
+// Retry-After; another builder is not affected.
+func TestFlood(t *testing.T) {
+	l := logtest.Start(t, func(c *rlogConfig) { c.RatePerBuilder, c.BurstPerBuilder = 1, 3 })
+	flooder, other := pgptest.NewSigner(t, "flooder"), pgptest.NewSigner(t, "other")
+	l.Register(t, flooder.PublicArmored())
+	l.Register(t, other.PublicArmored())
+	text := rbtest(t)
+	var limited int
+	for i := range 8 {
+		rec := flooder.ClearSign(t, bytes.Replace(text, []byte("Version: 0.1"), []byte(fmt.Sprintf("Version: 0.1+%d", i)), 1))
+		code, body, hdr := post(t, l.URL+"/add", "text/plain", rec)
+		switch code {
+		case http.StatusCreated:
+		case http.StatusTooManyRequests:
+			limited++
+			if hdr.Get("Retry-After") == "" || !strings.Contains(string(body), "too fast") {
+				t.Errorf("429 without Retry-After or reason: %s", body)
+			}
+			if c, _ := get(t, l.URL+"/record/"+sha(rec)); c != http.StatusNotFound {
+				t.Errorf("a rate-limited record is stored")
+			}
+		default:
+			t.Fatalf("%d %s", code, body)
+		}
+	}
+	if limited == 0 {
+		t.Fatal("8 quick submissions with a burst of 3 were never limited")
+	}
+	l.Submit(t, other.ClearSign(t, text))
 }

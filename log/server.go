@@ -41,6 +41,10 @@ type Config struct {
 	// MaxPending bounds submissions waiting to be integrated before the
 	// log pushes back (Tessera's default when 0).
 	MaxPending uint
+	// RatePerBuilder bounds each builder's sustained submissions per
+	// second (0: unlimited); BurstPerBuilder is how many may come at once.
+	RatePerBuilder  float64
+	BurstPerBuilder int
 	// Logger receives the server's log (slog.Default when nil).
 	Logger *slog.Logger
 }
@@ -63,6 +67,7 @@ type Server struct {
 	shutdown func(context.Context) error
 	cancel   context.CancelFunc
 	inflight singleflight
+	limit    *limiter
 	started  time.Time
 }
 
@@ -116,6 +121,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		cfg: cfg, origin: cfg.Signer.Name(), verifier: v, log: cfg.Logger,
 		store: cfg.Store, keys: keys, appender: appender, reader: reader,
 		shutdown: shutdown, cancel: cancel, started: time.Now(),
+		limit: newLimiter(cfg.RatePerBuilder, cfg.BurstPerBuilder),
 	}
 	if err := s.checkExistingCheckpoint(ctx); err != nil {
 		cancel()

@@ -48,6 +48,10 @@ func (s *Server) Submit(ctx context.Context, record []byte) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if ok, wait := s.limit.allow(st.Builder); !ok {
+		return nil, &Error{Status: http.StatusTooManyRequests, RetryAfter: max(wait, time.Second),
+			Msg: fmt.Sprintf("builder %s is submitting too fast: retry later", st.Builder)}
+	}
 	return s.inflight.do(st.Record, func() (*Result, error) { return s.submit(ctx, record, st) })
 }
 

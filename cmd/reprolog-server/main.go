@@ -49,6 +49,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		witnesses  = fs.String("witness-policy", "", "C2SP tlog-policy file: witnesses that must cosign each checkpoint")
 		interval   = fs.Duration("checkpoint-interval", time.Second, "how often to publish a checkpoint")
 		maxRecord  = fs.Int64("max-record-size", rlog.DefaultMaxRecordSize, "largest record accepted, in bytes")
+		rateLimit  = fs.Float64("rate-limit", 50, "submissions per second each builder may sustain (0: unlimited)")
+		burst      = fs.Int("burst", 500, "submissions each builder may send at once")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -64,6 +66,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg.Logger = logger
 	cfg.CheckpointInterval = *interval
 	cfg.MaxRecordSize = *maxRecord
+	cfg.RatePerBuilder, cfg.BurstPerBuilder = *rateLimit, *burst
 	if *submitters != "" {
 		raw, err := os.ReadFile(*submitters)
 		if err != nil {

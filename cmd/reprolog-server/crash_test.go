@@ -1,0 +1,246 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"filippo.io/torchwood"
+	"github.com/transparency-dev/merkle/rfc6962"
+	"github.com/transparency-dev/tessera/api"
+	tclient "github.com/transparency-dev/tessera/client"
+	"github.com/transparency-dev/tessera/fsck"
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/reprolog/reprolog/internal/testbin"
+	"github.com/reprolog/reprolog/pgp/pgptest"
+	"github.com/reprolog/reprolog/statement"
+)
+
+type ack struct {
+	index  uint64
+	record []byte
+	entry  string
+}
+
+// TestCrash kills the server with SIGKILL at random moments while clients
+// submit, twenty times, restarting it each time. Every acknowledged entry
+// must be in the log at its index with its record, the checkpoint must
+// never go backwards, and the log must pass Tessera's fsck.
+func TestCrash(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills and restarts the server twenty times")
+	}
+	dir := t.TempDir()
+	srv := testbin.StartServer(t, dir)
+	v, err := note.NewVerifier(srv.VKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer := pgptest.NewSigner(t, "rebuilder")
+	if code, body := postTo(srv.URL+"/keys", signer.PublicArmored()); code != http.StatusCreated {
+		t.Fatalf("registering: %d %s", code, body)
+	}
+	text, err := os.ReadFile("../../buildinfo/testdata/gen_local_rbtest_0.1_amd64.build1.buildinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var url atomic.Value
+	url.Store(srv.URL)
+	var maxSize atomic.Int64
+	var backwards atomic.Value
+	observe := func(cp []byte) {
+		n, err := note.Open(cp, note.VerifierList(v))
+		if err != nil {
+			backwards.Store(fmt.Sprintf("a checkpoint the log did not sign: %v", err))
+			return
+		}
+		c, err := torchwood.ParseCheckpoint(n.Text)
+		if err != nil {
+			backwards.Store(err.Error())
+			return
+		}
+		for {
+			m := maxSize.Load()
+			if c.N < m {
+				backwards.Store(fmt.Sprintf("checkpoint went from %d back to %d", m, c.N))
+				return
+			}
+			if c.N == m || maxSize.CompareAndSwap(m, c.N) {
+				return
+			}
+		}
+	}
+
+	ctx, stop := context.WithCancel(context.Background())
+	var (
+		mu   sync.Mutex
+		acks []ack
+		wg   sync.WaitGroup
+	)
+	const clients = 6
+	for c := range clients {
+		wg.Go(func() {
+			for i := 0; ctx.Err() == nil; i++ {
+				version := fmt.Sprintf("Version: 0.1+c%dn%d", c, i)
+				record := signer.ClearSign(t, bytes.Replace(text, []byte("Version: 0.1"), []byte(version), 1))
+				// Retry the same record until the log acknowledges it: a
+				// submission a crash interrupted may or may not be logged.
+				for ctx.Err() == nil {
+					code, body := postTo(url.Load().(string)+"/add", record)
+					if code != http.StatusCreated && code != http.StatusOK {
+						time.Sleep(20 * time.Millisecond)
+						continue
+					}
+					var res struct {
+						Index      uint64
+						Statement  string
+						Checkpoint string
+					}
+					if err := json.Unmarshal(body, &res); err != nil {
+						t.Error(err)
+						return
+					}
+					observe([]byte(res.Checkpoint))
+					mu.Lock()
+					acks = append(acks, ack{res.Index, record, res.Statement})
+					mu.Unlock()
+					break
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		for ctx.Err() == nil {
+			if code, cp := getFrom(url.Load().(string) + "/checkpoint"); code == http.StatusOK {
+				observe(cp)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+
+	for round := range 20 {
+		time.Sleep(time.Duration(100+rand.IntN(700)) * time.Millisecond)
+		srv.Cmd.Process.Kill()
+		srv.Cmd.Wait()
+		srv = testbin.StartServer(t, dir)
+		url.Store(srv.URL)
+		if b, ok := backwards.Load().(string); ok {
+			t.Fatalf("round %d: %s", round, b)
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
+	stop()
+	wg.Wait()
+	if b, ok := backwards.Load().(string); ok {
+		t.Fatal(b)
+	}
+	if len(acks) < 20 {
+		t.Fatalf("only %d submissions acknowledged in twenty rounds", len(acks))
+	}
+
+	// Every acknowledged entry is where the log said, with its record.
+	entries := readAll(t, srv.URL, v)
+	seen := map[string]uint64{}
+	for i, e := range entries {
+		st, err := statement.Parse(e)
+		if err != nil {
+			t.Fatalf("entry %d: %v", i, err)
+		}
+		if j, dup := seen[st.Record]; dup {
+			t.Errorf("record %s logged twice, at %d and %d", st.Record, j, i)
+		}
+		seen[st.Record] = uint64(i)
+		if code, rec := getFrom(srv.URL + "/record/" + st.Record); code != http.StatusOK || sha256Hex(rec) != st.Record {
+			t.Errorf("entry %d: record %s: %d", i, st.Record, code)
+		}
+	}
+	for _, a := range acks {
+		if a.index >= uint64(len(entries)) || string(entries[a.index]) != a.entry {
+			t.Errorf("acknowledged index %d is not the acknowledged statement", a.index)
+		}
+	}
+	t.Logf("%d acknowledged submissions, %d entries, through 20 SIGKILLs", len(acks), len(entries))
+
+	// Tessera's fsck re-derives every tile and the root from the entries.
+	fetcher, err := tclient.NewHTTPFetcher(mustURL(t, srv.URL), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fsck.New(v.Name(), v, fetcher, leafHashes, fsck.Opts{N: 2}).Check(context.Background()); err != nil {
+		t.Fatalf("fsck: %v", err)
+	}
+}
+
+func leafHashes(bundle []byte) ([][]byte, error) {
+	var b api.EntryBundle
+	if err := b.UnmarshalText(bundle); err != nil {
+		return nil, err
+	}
+	out := make([][]byte, len(b.Entries))
+	for i, e := range b.Entries {
+		out[i] = rfc6962.DefaultHasher.HashLeaf(e)
+	}
+	return out, nil
+}
+
+func readAll(t *testing.T, base string, v note.Verifier) [][]byte {
+	t.Helper()
+	_, raw := getFrom(base + "/checkpoint")
+	n, err := note.Open(raw, note.VerifierList(v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := torchwood.ParseCheckpoint(n.Text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := torchwood.NewTileFetcher(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := torchwood.NewClient(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]byte
+	for _, e := range c.Entries(context.Background(), cp.Tree, 0) {
+		out = append(out, e)
+	}
+	if err := c.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func postTo(url string, body []byte) (int, []byte) {
+	c := &http.Client{Timeout: 10 * time.Second}
+	resp, err := c.Post(url, "text/plain", bytes.NewReader(body))
+	if err != nil {
+		return 0, nil
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+func getFrom(url string) (int, []byte) {
+	c := &http.Client{Timeout: 10 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return 0, nil
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}

@@ -55,9 +55,9 @@ var weakHashes = map[crypto.Hash]bool{
 	crypto.RIPEMD160: true,
 }
 
-var weakUnsupported = []error{
-	pgperrors.UnsupportedError("hash function 1"),
-	pgperrors.UnsupportedError("hash function 3"),
+var weakUnsupported = map[error]string{
+	pgperrors.UnsupportedError("hash function 1"): "MD5",
+	pgperrors.UnsupportedError("hash function 3"): "RIPEMD-160",
 }
 
 // Signed is a parsed clear-signed message. Its signature is not verified
@@ -175,7 +175,7 @@ func frame(record []byte) (*framed, error) {
 
 	// The signed text, up to the signature armor.
 	start := i
-	var text []byte
+	text := make([]byte, 0, len(record))
 	for ; i < last && string(lines[i]) != beginSignature; i++ {
 		line := lines[i]
 		if len(line) > 0 && line[0] == '-' {
@@ -254,9 +254,9 @@ func readSignature(raw []byte) (*packet.Signature, error) {
 	r := bytes.NewReader(raw)
 	p, err := packet.Read(r)
 	if err != nil {
-		for _, weak := range weakUnsupported {
+		for weak, name := range weakUnsupported {
 			if errors.Is(err, weak) {
-				return nil, fail(ErrWeakDigest, "signature digest is MD5 or RIPEMD-160")
+				return nil, fail(ErrWeakDigest, "signature digest is %s", name)
 			}
 		}
 		return nil, malformed("unreadable signature packet")

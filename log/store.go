@@ -7,8 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	_ "github.com/go-sql-driver/mysql" // MySQL and MariaDB
-	_ "modernc.org/sqlite"             // the embedded default
+	_ "modernc.org/sqlite" // the embedded default
 )
 
 // Store keeps the records, the rebuilders' keys and the lookup index in one
@@ -39,15 +38,18 @@ var sqliteDialect = dialect{
 	},
 }
 
+// mysqlDialect compares names byte for byte, as SQLite does: versions
+// differ in case ("1.0~RC1", "1.0~rc1"), so keys are binary strings. The
+// binary package columns hold at most a file name's 255 bytes.
 var mysqlDialect = dialect{
 	name:         "mysql",
 	insertIgnore: "INSERT IGNORE INTO",
 	schema: []string{
-		`CREATE TABLE IF NOT EXISTS records (sha256 CHAR(64) PRIMARY KEY, body MEDIUMBLOB NOT NULL, idx BIGINT, created BIGINT NOT NULL, INDEX records_pending (idx))`,
-		`CREATE TABLE IF NOT EXISTS rebuilder_keys (fingerprint VARCHAR(64) PRIMARY KEY, armored MEDIUMBLOB NOT NULL, created BIGINT NOT NULL)`,
-		`CREATE TABLE IF NOT EXISTS binaries (package VARCHAR(255) NOT NULL, version VARCHAR(255) NOT NULL, arch VARCHAR(64) NOT NULL, idx BIGINT NOT NULL, PRIMARY KEY (package, version, arch, idx))`,
-		`CREATE TABLE IF NOT EXISTS sources (source VARCHAR(255) NOT NULL, version VARCHAR(255) NOT NULL, idx BIGINT NOT NULL, PRIMARY KEY (source, version, idx))`,
-		`CREATE TABLE IF NOT EXISTS meta (name VARCHAR(64) PRIMARY KEY, value TEXT NOT NULL)`,
+		`CREATE TABLE IF NOT EXISTS records (sha256 VARBINARY(64) PRIMARY KEY, body MEDIUMBLOB NOT NULL, idx BIGINT, created BIGINT NOT NULL, INDEX records_pending (idx))`,
+		`CREATE TABLE IF NOT EXISTS rebuilder_keys (fingerprint VARBINARY(64) PRIMARY KEY, armored MEDIUMBLOB NOT NULL, created BIGINT NOT NULL)`,
+		`CREATE TABLE IF NOT EXISTS binaries (package VARBINARY(255) NOT NULL, version VARBINARY(255) NOT NULL, arch VARBINARY(255) NOT NULL, idx BIGINT NOT NULL, PRIMARY KEY (package, version, arch, idx))`,
+		`CREATE TABLE IF NOT EXISTS sources (source VARBINARY(255) NOT NULL, version VARBINARY(255) NOT NULL, idx BIGINT NOT NULL, PRIMARY KEY (source, version, idx))`,
+		`CREATE TABLE IF NOT EXISTS meta (name VARBINARY(64) PRIMARY KEY, value TEXT NOT NULL)`,
 	},
 }
 
@@ -63,7 +65,7 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 
 // OpenMySQL opens the MySQL database named by dsn (go-sql-driver/mysql form).
 func OpenMySQL(ctx context.Context, dsn string) (*Store, error) {
-	db, err := sql.Open("mysql", dsn)
+	db, err := openMySQLDB(dsn)
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +121,7 @@ func (s *Store) RecordIndex(ctx context.Context, sha string) (int64, error) {
 // store already holds the record.
 func (s *Store) AddPending(ctx context.Context, sha string, body []byte) (bool, error) {
 	res, err := s.db.ExecContext(ctx, s.dialect.insertIgnore+` records (sha256, body, idx, created) VALUES (?, ?, NULL, ?)`,
-		sha, body, time.Now().Unix())
+		sha, body, time.Now().UnixMilli())
 	if err != nil {
 		return false, err
 	}
@@ -136,16 +138,27 @@ func (s *Store) DropPending(ctx context.Context, sha string) error {
 // DropStalePending removes pending records created before t: records whose
 // submission never completed.
 func (s *Store) DropStalePending(ctx context.Context, before time.Time) (int64, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM records WHERE idx IS NULL AND created < ?`, before.Unix())
+	res, err := s.db.ExecContext(ctx, `DELETE FROM records WHERE idx IS NULL AND created < ?`, before.UnixMilli())
 	if err != nil {
 		return 0, err
 	}
 	return res.RowsAffected()
 }
 
-// SetRecordIndex records where the record's statement is in the log.
-func (s *Store) SetRecordIndex(ctx context.Context, sha string, idx int64) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE records SET idx = ? WHERE sha256 = ? AND idx IS NULL`, idx, sha)
+// SetRecordIndex records where the record's statement is in the log. If
+// the pending record is gone (another front end's clean-up took it for an
+// interrupted submission), it is stored again: a logged record is never
+// missing from the store.
+func (s *Store) SetRecordIndex(ctx context.Context, sha string, body []byte, idx int64) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE records SET idx = ? WHERE sha256 = ? AND idx IS NULL`, idx, sha)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return err
+	}
+	_, err = s.db.ExecContext(ctx, s.dialect.insertIgnore+` records (sha256, body, idx, created) VALUES (?, ?, ?, ?)`,
+		sha, body, idx, time.Now().UnixMilli())
 	return err
 }
 

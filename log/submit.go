@@ -134,9 +134,11 @@ func (s *Server) submit(ctx context.Context, record []byte, st *statement.Statem
 		}
 		return nil, s.internal("appending the statement", err)
 	}
-	if err := s.store.SetRecordIndex(ctx, sha, int64(idx.Index)); err != nil {
-		// The indexer records it from the log itself.
-		s.log.Warn("recording a record's index", "sha256", sha, "error", err)
+	if err := s.store.SetRecordIndex(ctx, sha, record, int64(idx.Index)); err != nil {
+		// The statement is logged but the record's row could not be
+		// written: do not acknowledge. The client retries, and the
+		// resubmission finds the pending row, which the indexer completes.
+		return nil, s.internal("recording the record's index", err)
 	}
 	return s.await(ctx, idx.Index, entry, false)
 }

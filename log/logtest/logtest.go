@@ -1,6 +1,8 @@
-// Package logtest runs a real reprolog log for tests: Tessera POSIX
-// storage and SQLite in a temporary directory, served over HTTP on
-// 127.0.0.1.
+// Package logtest runs a real reprolog log for tests, served over HTTP on
+// 127.0.0.1: by default Tessera POSIX storage and SQLite in a temporary
+// directory; on MySQL or MariaDB, a fresh database per log, when a test
+// binary runs its tests on every backend (RunBackends) and MySQLEnv names a
+// server.
 package logtest
 
 import (
@@ -48,15 +50,18 @@ func Start(t testing.TB, opts ...Option) *Log {
 }
 
 // StartDir runs a log on an existing data directory until the test ends
-// or Stop is called.
+// or Stop is called. On MySQL, a directory that a running log uses gives
+// a second front end of that log: the same key and database.
 func StartDir(t testing.TB, dir string, opts ...Option) *Log {
 	t.Helper()
 	ctx := context.Background()
-	cfg, err := rlog.SetupDir(ctx, dir, "reprolog.test/log")
+	cfg, err := setup(t, ctx, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.CheckpointInterval = 100 * time.Millisecond
+	if Current() == Embedded {
+		cfg.CheckpointInterval = 100 * time.Millisecond
+	}
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	for _, o := range opts {
 		o(&cfg)

@@ -130,6 +130,10 @@ func StartLitewitness(t testing.TB, name string) *Litewitness {
 			t.Fatalf("litewitness did not listen on %s:\n%s", addr, stderr.String())
 		}
 	}
+	// litewitness logs its verifier key before it listens.
+	if !strings.Contains(stderr.String(), "vkey="+lw.VKey) {
+		t.Fatalf("litewitness reports another verifier key than %s:\n%s", lw.VKey, stderr.String())
+	}
 	return lw
 }
 

@@ -17,6 +17,7 @@ type TesseraLog struct {
 	Dir      string
 	appender *tessera.Appender
 	awaiter  *tessera.PublicationAwaiter
+	stop     func()
 }
 
 // StartTesseraLog starts a Tessera log signing with key and sending every
@@ -25,38 +26,52 @@ type TesseraLog struct {
 // has cosigned. The log shuts down when the test ends.
 func StartTesseraLog(t testing.TB, key LogKey, policy []byte) *TesseraLog {
 	t.Helper()
+	l := &TesseraLog{Key: key, Dir: t.TempDir()}
+	l.start(t, policy)
+	t.Cleanup(func() { l.stop() })
+	return l
+}
+
+// Restart shuts the log down and starts it again on the same storage with
+// a new policy, as an operator adding or replacing witnesses would.
+func (l *TesseraLog) Restart(t testing.TB, policy []byte) {
+	t.Helper()
+	l.stop()
+	l.start(t, policy)
+}
+
+func (l *TesseraLog) start(t testing.TB, policy []byte) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	dir := t.TempDir()
-	driver, err := posix.New(ctx, posix.Config{Path: dir})
+	driver, err := posix.New(ctx, posix.Config{Path: l.Dir})
 	if err != nil {
+		cancel()
 		t.Fatal(err)
 	}
 	group, err := tessera.NewWitnessGroupFromPolicy(policy)
 	if err != nil {
+		cancel()
 		t.Fatalf("tessera rejects the policy: %v", err)
 	}
 	opts := tessera.NewAppendOptions().
-		WithCheckpointSigner(key.Signer).
+		WithCheckpointSigner(l.Key.Signer).
 		WithBatching(64, 20*time.Millisecond).
 		WithCheckpointInterval(100*time.Millisecond).
 		WithWitnesses(group, &tessera.WitnessOptions{Timeout: 10 * time.Second})
 	appender, shutdown, reader, err := tessera.NewAppender(ctx, driver, opts)
 	if err != nil {
+		cancel()
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
+	l.appender = appender
+	l.awaiter = tessera.NewPublicationAwaiter(ctx, reader.ReadCheckpoint, 50*time.Millisecond)
+	l.stop = func() {
 		sctx, scancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer scancel()
 		if err := shutdown(sctx); err != nil {
 			t.Logf("tessera shutdown: %v", err)
 		}
 		cancel()
-	})
-	return &TesseraLog{
-		Key:      key,
-		Dir:      dir,
-		appender: appender,
-		awaiter:  tessera.NewPublicationAwaiter(ctx, reader.ReadCheckpoint, 50*time.Millisecond),
 	}
 }
 

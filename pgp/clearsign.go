@@ -91,6 +91,13 @@ type Signed struct {
 //
 // Malformed records give an error wrapping ErrMalformed; signatures over
 // MD5, SHA-1 or RIPEMD-160 give ErrWeakDigest.
+//
+// OpenPGP leaves some bytes of a record outside the signature: trailing
+// spaces and tabs of text lines, optional dash escapes ("- From"), the Hash
+// header, the signature armor headers and checksum, and the signature's
+// unhashed subpackets. Two different records can therefore carry the same
+// Text, issuer and valid signature; a caller that must not count the same
+// statement twice should compare issuer and Text, not record bytes.
 func ParseClearsigned(record []byte) (*Signed, error) {
 	if len(record) > MaxRecordSize {
 		return nil, malformed("record larger than %d bytes", MaxRecordSize)

@@ -5,9 +5,10 @@ import (
 	"fmt"
 )
 
-// Errors returned by this package, to be tested with [errors.Is]. Every
-// error wraps at most one of them, except that key errors from [ParseKey]
-// may wrap [ErrKeyExpired] or [ErrKeyRevoked].
+// Errors returned by this package, to be tested with [errors.Is]. An error
+// from [ParseClearsigned] or [Signed.Verify] wraps exactly one of them; an
+// error from [ParseKey] or [ParseKeyring] wraps [ErrKeyExpired] or
+// [ErrKeyRevoked] when that is why the key was refused, and none otherwise.
 var (
 	// ErrMalformed: the record is not one well-formed clear-signed message
 	// with a single canonical-text signature.

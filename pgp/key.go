@@ -112,12 +112,25 @@ func (k *Key) SigningFingerprints() [][]byte {
 // results inside an entity, with a dependence on the time asked about, so
 // every check works on its own copy.
 func (k *Key) entity() *openpgp.Entity {
-	e, err := openpgp.ReadEntity(packet.NewReader(bytes.NewReader(k.raw)))
+	e, err := readCanonical(k.raw)
 	if err != nil {
-		// k.raw was produced from a parsed entity and parsed back once.
+		// newKey parsed the same bytes successfully.
 		panic("pgp: canonical key does not parse: " + err.Error())
 	}
 	return e
+}
+
+// readCanonical parses the output of canonical: exactly one entity.
+func readCanonical(raw []byte) (*openpgp.Entity, error) {
+	r := packet.NewReader(bytes.NewReader(raw))
+	e, err := openpgp.ReadEntity(r)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := r.Next(); err != io.EOF {
+		return nil, errors.New("more than one key")
+	}
+	return e, nil
 }
 
 func fingerprintString(fp []byte) string {

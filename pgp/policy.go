@@ -88,7 +88,9 @@ func newKey(e *openpgp.Entity, now time.Time, pol policy) (*Key, error) {
 		return nil, bad(nil, "cannot armor: %v", err)
 	}
 	k := &Key{fingerprint: fpr, raw: raw, armored: armored, pol: pol}
-	e = k.entity()
+	if e, err = readCanonical(raw); err != nil {
+		return nil, bad(nil, "does not parse once serialized: %v", err)
+	}
 
 	if revoked(e, nil) {
 		return nil, bad(ErrKeyRevoked, "revoked")

@@ -21,7 +21,8 @@ const MaxClockSkew = 5 * time.Minute
 //
 // Errors wrap ErrUnknownKey (issuer not part of key), ErrKeyRevoked,
 // ErrKeyExpired or ErrBadSignature (everything else, including a signature
-// that does not verify).
+// that does not verify). Verify uses the record as ParseClearsigned parsed
+// it; changing the exported fields of s has no effect on it.
 func (s *Signed) Verify(key *Key, at time.Time) error {
 	if s == nil || len(s.sig) == 0 {
 		return malformed("signature was not parsed by ParseClearsigned")

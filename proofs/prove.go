@@ -102,7 +102,10 @@ func (p *Prover) Entries(ctx context.Context, tree tlog.Tree, indices []int64) (
 }
 
 // Consistency proves that tree contains old as a prefix, and checks the
-// proof. An empty old tree is a prefix of every tree.
+// proof. An empty old tree is a prefix of every tree. The error wraps
+// ErrInclusion only when the proof, built from tiles that hash to tree,
+// shows that old is not a prefix of tree: then the two trees are evidence
+// of a fork.
 func (p *Prover) Consistency(ctx context.Context, tree, old tlog.Tree) (tlog.TreeProof, error) {
 	if old.N > tree.N {
 		return nil, fmt.Errorf("proofs: the old tree (size %d) is larger than the new one (size %d)", old.N, tree.N)
@@ -112,7 +115,7 @@ func (p *Prover) Consistency(ctx context.Context, tree, old tlog.Tree) (tlog.Tre
 	}
 	proof, err := tlog.ProveTree(tree.N, old.N, torchwood.TileHashReaderWithContext(ctx, tree, p))
 	if err != nil {
-		return nil, fmt.Errorf("%w: proving size %d consistent with size %d: %v", ErrInclusion, tree.N, old.N, err)
+		return nil, fmt.Errorf("proofs: proving size %d consistent with size %d: %w", tree.N, old.N, err)
 	}
 	if err := tlog.CheckTree(proof, tree.N, tree.Hash, old.N, old.Hash); err != nil {
 		return nil, fmt.Errorf("%w: tree of size %d is not consistent with tree of size %d: %v",

@@ -1,0 +1,186 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"filippo.io/torchwood"
+
+	"github.com/reprolog/reprolog/buildinfo"
+	"github.com/reprolog/reprolog/pgp"
+)
+
+// Size limits of what the log sends.
+const (
+	maxCheckpointSize = 1_000_000
+	maxLookupSize     = 8 << 20
+	maxHashTileSize   = 32 << torchwood.TileHeight
+	maxEntryTileSize  = (2 + 65535) << torchwood.TileHeight
+)
+
+// logClient reads the log's HTTP API. Every request is bounded by the
+// policy's Timeout and every body by a size limit.
+type logClient struct {
+	base    string
+	http    *http.Client
+	tiles   *torchwood.TileFetcher
+	timeout time.Duration
+}
+
+func newLogClient(p *Policy) (*logClient, error) {
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = 16
+	hc := &http.Client{Transport: limitTransport{transport}, Timeout: p.Timeout}
+	tiles, err := torchwood.NewTileFetcher(p.LogURL, torchwood.WithHTTPClient(hc),
+		torchwood.WithUserAgent("reprolog"), torchwood.WithConcurrencyLimit(8))
+	if err != nil {
+		return nil, err
+	}
+	return &logClient{base: p.LogURL, http: hc, tiles: tiles, timeout: p.Timeout}, nil
+}
+
+// limitTransport caps the bodies of tile responses, which torchwood reads
+// whole.
+type limitTransport struct{ rt http.RoundTripper }
+
+func (t limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.rt.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	limit := int64(-1)
+	switch p := req.URL.Path; {
+	case strings.Contains(p, "/tile/entries/"):
+		limit = maxEntryTileSize
+	case strings.Contains(p, "/tile/"):
+		limit = maxHashTileSize
+	}
+	if limit >= 0 {
+		resp.Body = &limitedBody{rc: resp.Body, left: limit}
+	}
+	return resp, nil
+}
+
+type limitedBody struct {
+	rc   io.ReadCloser
+	left int64
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if int64(len(p)) > b.left+1 {
+		p = p[:b.left+1]
+	}
+	n, err := b.rc.Read(p)
+	b.left -= int64(n)
+	if b.left < 0 {
+		return 0, errors.New("response larger than a tile can be")
+	}
+	return n, err
+}
+
+func (b *limitedBody) Close() error { return b.rc.Close() }
+
+// get fetches path below the log URL; it fails on any status but 200 and
+// on bodies larger than max.
+func (l *logClient) get(ctx context.Context, path string, max int64) ([]byte, *http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", l.base+"/"+path, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	req.Header.Set("User-Agent", "reprolog")
+	resp, err := l.http.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+		return nil, resp, fmt.Errorf("GET /%s: %s", path, resp.Status)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, max+1))
+	if err != nil {
+		return nil, resp, fmt.Errorf("GET /%s: %w", path, err)
+	}
+	if int64(len(data)) > max {
+		return nil, resp, fmt.Errorf("GET /%s: response larger than %d bytes", path, max)
+	}
+	return data, resp, nil
+}
+
+func (l *logClient) checkpoint(ctx context.Context) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, l.timeout)
+	defer cancel()
+	data, _, err := l.get(ctx, "checkpoint", maxCheckpointSize)
+	return data, err
+}
+
+// lookup returns the indices below size of the statements naming a binary
+// package, asking the log to answer as of at least size. It waits as the
+// log's Retry-After asks while the timeout allows.
+func (l *logClient) lookup(ctx context.Context, pkg, version, arch string, size int64) ([]int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, l.timeout)
+	defer cancel()
+	q := url.Values{"package": {pkg}, "version": {buildinfo.StripEpoch(version)}, "arch": {arch},
+		"tree_size": {strconv.FormatInt(size, 10)}}
+	for {
+		data, resp, err := l.get(ctx, "lookup?"+q.Encode(), maxLookupSize)
+		if resp != nil && resp.StatusCode == http.StatusServiceUnavailable {
+			wait := time.Second
+			if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s >= 0 {
+				wait = time.Duration(s) * time.Second
+			}
+			select {
+			case <-ctx.Done():
+				return nil, fmt.Errorf("lookup of %s %s %s: the log's index did not reach size %d in time: %w",
+					pkg, version, arch, size, err)
+			case <-time.After(wait):
+				continue
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("lookup of %s %s %s: %w", pkg, version, arch, err)
+		}
+		var res struct {
+			TreeSize *int64  `json:"tree_size"`
+			Indices  []int64 `json:"indices"`
+		}
+		if err := json.Unmarshal(data, &res); err != nil || res.TreeSize == nil || res.Indices == nil {
+			return nil, fmt.Errorf("lookup of %s %s %s: malformed answer", pkg, version, arch)
+		}
+		if *res.TreeSize < size {
+			return nil, fmt.Errorf("lookup of %s %s %s: answered as of size %d, not %d", pkg, version, arch, *res.TreeSize, size)
+		}
+		var out []int64
+		for _, i := range res.Indices {
+			if i < 0 {
+				return nil, fmt.Errorf("lookup of %s %s %s: negative index", pkg, version, arch)
+			}
+			if i < size {
+				out = append(out, i)
+			}
+		}
+		return out, nil
+	}
+}
+
+// record fetches a record by its SHA-256; the caller checks it.
+func (l *logClient) record(ctx context.Context, sha256hex string, size int64) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, l.timeout)
+	defer cancel()
+	if !buildinfo.ValidSHA256(sha256hex) {
+		return nil, fmt.Errorf("bad record hash")
+	}
+	data, _, err := l.get(ctx, "record/"+sha256hex, min(size, pgp.MaxRecordSize))
+	if err != nil {
+		return nil, fmt.Errorf("record %s: %w", sha256hex, err)
+	}
+	return data, nil
+}

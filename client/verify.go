@@ -1,0 +1,231 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/reprolog/reprolog/buildinfo"
+	"github.com/reprolog/reprolog/proofs"
+	"github.com/reprolog/reprolog/statement"
+)
+
+// Verifier decides, under one policy, whether binary packages may be
+// installed.
+type Verifier struct {
+	Policy *Policy
+	// Now returns the current time; time.Now when nil.
+	Now func() time.Time
+}
+
+func (v *Verifier) now() time.Time {
+	if v.Now != nil {
+		return v.Now()
+	}
+	return time.Now()
+}
+
+// Verify decides about each file from the log: it fetches and verifies
+// the checkpoint, proves it consistent with the one kept in State-Dir
+// (and keeps the newer), looks up every statement naming each file,
+// proves them, fetches and checks their records, and applies the counting
+// rules. Errors wrap ErrLog when the log or a witness failed verification.
+func (v *Verifier) Verify(ctx context.Context, debs []Deb) ([]*Decision, error) {
+	targets := make([]Target, len(debs))
+	for i, d := range debs {
+		targets[i] = d.Target
+	}
+	bundles, err := v.Fetch(ctx, targets)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Decision, len(debs))
+	for i, d := range debs {
+		if out[i], err = v.decide(bundles[i], d); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// VerifyOffline decides about a file from a bundle, with no network. The
+// bundle's checkpoint must satisfy the policy (witnesses and Max-Age
+// included), and, when it has the size of the checkpoint kept in
+// State-Dir, be that checkpoint's tree.
+func (v *Verifier) VerifyOffline(b *proofs.Bundle, d Deb) (*Decision, error) {
+	if err := v.checkSeen(b.Checkpoint); err != nil {
+		return nil, err
+	}
+	return v.decide(b, d)
+}
+
+// decide verifies a bundle and applies the counting rules to d.
+func (v *Verifier) decide(b *proofs.Bundle, d Deb) (*Decision, error) {
+	t := d.Target
+	if b.Package != t.Package || b.Version != buildinfo.StripEpoch(t.Version) || b.Arch != t.Arch {
+		return nil, fmt.Errorf("the proof is for %s %s %s, not for %s %s %s",
+			b.Package, b.Version, b.Arch, t.Package, buildinfo.StripEpoch(t.Version), t.Arch)
+	}
+	cp, err := VerifyCheckpoint(v.Policy, b.Checkpoint, v.now())
+	if err != nil {
+		return nil, err
+	}
+	verified, err := b.Verify(cp.Tree(), v.Policy.Key)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrLog, err)
+	}
+	dec := Decide(v.Policy, t, cp, verified)
+	dec.File = d.Path
+	return dec, nil
+}
+
+// Fetch gathers from the log a bundle for each target: the verified
+// checkpoint (made consistent with State-Dir), every statement the log
+// lists for the target with its inclusion proof, and the records of the
+// trusted builders. Tiles are read once for all targets.
+func (v *Verifier) Fetch(ctx context.Context, targets []Target) ([]*proofs.Bundle, error) {
+	p := v.Policy
+	lc, err := newLogClient(p)
+	if err != nil {
+		return nil, err
+	}
+	prover := proofs.NewProver(lc.tiles)
+	signed, err := lc.checkpoint(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrLog, err)
+	}
+	cp, err := VerifyCheckpoint(p, signed, v.now())
+	if err != nil {
+		return nil, err
+	}
+	if cp, err = v.advance(ctx, prover, cp); err != nil {
+		return nil, err
+	}
+
+	perTarget := make([][]int64, len(targets))
+	var all []int64
+	for i, t := range targets {
+		if perTarget[i], err = lc.lookup(ctx, t.Package, t.Version, t.Arch, cp.Size); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrLog, err)
+		}
+		all = append(all, perTarget[i]...)
+	}
+	pctx, cancel := context.WithTimeout(ctx, p.Timeout)
+	entries, err := prover.Entries(pctx, cp.Tree(), all)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrLog, err)
+	}
+	records := map[string][]byte{}
+	for i := range entries {
+		s, err := statement.Parse(entries[i].Statement)
+		if err != nil {
+			return nil, fmt.Errorf("%w: entry %d: %w", ErrLog, entries[i].Index, err)
+		}
+		if p.Key(s.Builder) == nil {
+			continue
+		}
+		if records[s.Record] == nil {
+			if records[s.Record], err = lc.record(ctx, s.Record, s.RecordSize); err != nil {
+				return nil, fmt.Errorf("%w: %w", ErrLog, err)
+			}
+		}
+		entries[i].Record = records[s.Record]
+	}
+
+	bundles := make([]*proofs.Bundle, len(targets))
+	for i, t := range targets {
+		b := &proofs.Bundle{Package: t.Package, Version: buildinfo.StripEpoch(t.Version), Arch: t.Arch,
+			Checkpoint: []byte(cp.Note)}
+		for _, e := range entries {
+			if slices.Contains(perTarget[i], e.Index) {
+				b.Entries = append(b.Entries, e)
+			}
+		}
+		bundles[i] = b
+	}
+	return bundles, nil
+}
+
+// advance proves the log's checkpoint cp consistent with the one kept in
+// State-Dir, keeps the newer of the two, and returns it.
+func (v *Verifier) advance(ctx context.Context, prover *proofs.Prover, cp Checkpoint) (Checkpoint, error) {
+	st, err := OpenState(v.Policy.StateDir)
+	if err != nil {
+		return Checkpoint{}, err
+	}
+	unlock, err := st.Lock()
+	if err != nil {
+		return Checkpoint{}, err
+	}
+	defer unlock()
+	seenSigned, err := st.Checkpoint()
+	if err != nil {
+		return Checkpoint{}, err
+	}
+	if seenSigned == nil {
+		return cp, st.Store([]byte(cp.Note))
+	}
+	seen, err := v.seen(seenSigned)
+	if err != nil {
+		return Checkpoint{}, err
+	}
+	older, newer := seen, cp
+	if seen.Size > cp.Size {
+		older, newer = cp, seen
+	}
+	pctx, cancel := context.WithTimeout(ctx, v.Policy.Timeout)
+	_, err = prover.Consistency(pctx, newer.Tree(), older.Tree())
+	cancel()
+	if errors.Is(err, proofs.ErrInclusion) {
+		return Checkpoint{}, st.Fork(seenSigned, []byte(cp.Note), err)
+	} else if err != nil {
+		return Checkpoint{}, fmt.Errorf("%w: %w", ErrLog, err)
+	}
+	if newer.Note == seen.Note {
+		// The log served an older view: decide against the newer one this
+		// machine already holds, if it is still fresh.
+		return VerifyCheckpoint(v.Policy, seenSigned, v.now())
+	}
+	return cp, st.Store([]byte(cp.Note))
+}
+
+// seen opens the kept checkpoint: it must be signed by the log.
+func (v *Verifier) seen(signed []byte) (Checkpoint, error) {
+	p := *v.Policy
+	p.Witnesses = nil // checked when it was kept; only its signature is needed here
+	cp, err := VerifyCheckpoint(&p, signed, v.now())
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("the checkpoint kept in %s: %w", v.Policy.StateDir, err)
+	}
+	return cp, nil
+}
+
+// checkSeen compares a bundle's checkpoint with the kept one, when they
+// have the same size. It neither creates nor changes State-Dir.
+func (v *Verifier) checkSeen(signed []byte) error {
+	st := &State{dir: v.Policy.StateDir}
+	seenSigned, err := st.Checkpoint()
+	if err != nil || seenSigned == nil {
+		return err
+	}
+	seen, err := v.seen(seenSigned)
+	if err != nil {
+		return err
+	}
+	cp, err := VerifyCheckpoint(v.Policy, signed, v.now())
+	if err != nil {
+		return err
+	}
+	if cp.Size == seen.Size && cp.Hash != seen.Hash {
+		unlock, err := st.Lock()
+		if err != nil {
+			return err
+		}
+		defer unlock()
+		return st.Fork(seenSigned, signed, fmt.Errorf("two trees of size %d with different roots", cp.Size))
+	}
+	return nil
+}

@@ -1,0 +1,291 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/reprolog/reprolog/client"
+	"github.com/reprolog/reprolog/log/logtest"
+	"github.com/reprolog/reprolog/pgp/pgptest"
+	"github.com/reprolog/reprolog/proofs/prooftest"
+)
+
+// decideEnv is a running log, rebuilders, real .deb files and the
+// reprolog binary, in one temporary directory.
+type decideEnv struct {
+	t       *testing.T
+	dir     string
+	bin     string
+	log     *logtest.Log
+	signers map[string]*pgptest.Signer
+}
+
+func newDecideEnv(t *testing.T) *decideEnv {
+	if _, err := exec.LookPath("dpkg-deb"); err != nil {
+		t.Skip("dpkg-deb is not installed")
+	}
+	e := &decideEnv{t: t, dir: t.TempDir(), log: logtest.Start(t), signers: map[string]*pgptest.Signer{}}
+	e.bin = filepath.Join(e.dir, "reprolog")
+	if out, err := exec.Command("go", "build", "-o", e.bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	for _, name := range []string{"alice", "bob", "carol", "mallory"} {
+		s := pgptest.NewSigner(t, name)
+		e.signers[name] = s
+		e.write(name+".asc", s.PublicArmored())
+	}
+	return e
+}
+
+func (e *decideEnv) write(name string, data []byte) string {
+	e.t.Helper()
+	path := filepath.Join(e.dir, name)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+	return path
+}
+
+// deb builds a real .deb with dpkg-deb and returns its path and the
+// prooftest.Deb that a buildinfo lists for it.
+func (e *decideEnv) deb(pkg, version, content string) (string, prooftest.Deb) {
+	e.t.Helper()
+	root := filepath.Join(e.dir, "root-"+pkg+"-"+content)
+	doc := filepath.Join(root, "usr", "share", "doc", pkg)
+	for _, d := range []string{filepath.Join(root, "DEBIAN"), doc} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	control := "Package: " + pkg + "\nVersion: " + version + "\nArchitecture: amd64\n" +
+		"Maintainer: Test <test@example.org>\nDescription: a test package\n"
+	if err := os.WriteFile(filepath.Join(root, "DEBIAN", "control"), []byte(control), 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(doc, "README"), []byte(content+"\n"), 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+	out := filepath.Join(e.dir, pkg+"-"+content+".deb")
+	cmd := exec.Command("dpkg-deb", "--root-owner-group", "--build", root, out)
+	cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH=1704067200")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		e.t.Fatalf("dpkg-deb: %v\n%s", err, b)
+	}
+	d, err := client.ReadDeb(out)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	fi, _ := os.Stat(out)
+	return out, prooftest.Deb{Package: pkg, Arch: "amd64", SHA256: d.SHA256, Size: fi.Size()}
+}
+
+// submit has a rebuilder sign a buildinfo listing debs and submits it
+// with `reprolog submit`.
+func (e *decideEnv) submit(who, source, version, toolchain string, debs ...prooftest.Deb) {
+	e.t.Helper()
+	rec := prooftest.Record(e.t, e.signers[who], prooftest.Build{Source: source, Version: version,
+		Toolchain: toolchain, Debs: debs})
+	path := e.write(who+"-"+source+"-"+debs[0].SHA256[:8]+".buildinfo.asc", rec)
+	code, _, stderr := e.run("submit", "--log", e.log.URL, "--key", filepath.Join(e.dir, who+".asc"), path)
+	if code != 0 {
+		e.t.Fatalf("reprolog submit: %d: %s", code, stderr)
+	}
+}
+
+// policy writes a policy for the log at url trusting alice, bob and carol.
+func (e *decideEnv) policy(name, url string, extra ...string) string {
+	text := "Log-URL: " + url + "\nLog-Key: " + e.log.VKey + "\nState-Dir: state-" + name + "\nTimeout: 2s\n" +
+		strings.Join(extra, "\n") + "\n"
+	for _, b := range []string{"alice", "bob", "carol"} {
+		text += "\nBuilder: " + b + "\nKey-File: " + b + ".asc\n"
+	}
+	return e.write(name, []byte(text))
+}
+
+func (e *decideEnv) run(args ...string) (code int, stdout, stderr string) {
+	e.t.Helper()
+	var out, errb bytes.Buffer
+	cmd := exec.Command(e.bin, args...)
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode(), out.String(), errb.String()
+	} else if err != nil {
+		e.t.Fatal(err)
+	}
+	return 0, out.String(), errb.String()
+}
+
+func TestVerifyCommand(t *testing.T) {
+	e := newDecideEnv(t)
+	hello, helloDeb := e.deb("hello", "2.10-3", "hello")
+	greet, greetDeb := e.deb("greet", "1:1.0-1", "greet")
+	tool, toolDeb := e.deb("tool", "3.0-1", "tool")
+	toolOtherPath, toolOther := e.deb("tool", "3.0-1", "tool-other")
+	evil, evilDeb := e.deb("hello", "2.10-3", "evil")
+
+	e.submit("alice", "hello", "2.10-3", "", helloDeb)
+	e.submit("bob", "hello", "2.10-3", "", helloDeb)
+	e.submit("mallory", "hello", "2.10-3", "", evilDeb)
+	e.submit("carol", "hello", "2.10-3", "12.2.0-14+deb12u1", evilDeb) // another toolchain: drift
+	e.submit("alice", "greet", "1:1.0-1", "", greetDeb)
+	e.submit("alice", "tool", "3.0-1", "", toolDeb)
+	e.submit("carol", "tool", "3.0-1", "", toolDeb)
+	e.submit("bob", "tool", "3.0-1", "", toolOther) // same inputs, another binary: dissent
+	policy := e.policy("policy", e.log.URL)
+
+	t.Run("reproducible is silent", func(t *testing.T) {
+		code, stdout, stderr := e.run("verify", "--policy", policy, hello)
+		if code != 0 || stdout != "" || !strings.Contains(stderr, "rebuild is due") {
+			t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+		}
+		code, stdout, _ = e.run("verify", "--policy", policy, "-v", hello)
+		if code != 0 || !strings.Contains(stdout, "reproducible: 2 of 3 voters agree") {
+			t.Errorf("-v: exit %d, stdout %q", code, stdout)
+		}
+	})
+	t.Run("json", func(t *testing.T) {
+		code, stdout, _ := e.run("verify", "--policy", policy, "--json", hello, greet)
+		var ds []client.Decision
+		if err := json.Unmarshal([]byte(stdout), &ds); err != nil {
+			t.Fatalf("%v: %s", err, stdout)
+		}
+		if code != 1 || len(ds) != 2 || ds[0].Verdict != client.Reproducible || ds[1].Verdict != client.Insufficient {
+			t.Fatalf("exit %d, %d decisions", code, len(ds))
+		}
+		if ds[0].Checkpoint.Size != 8 || ds[0].Checkpoint.Note == "" || len(ds[0].Evidence) != 4 ||
+			ds[1].Target.Version != "1:1.0-1" || len(ds[1].Agreeing) != 1 {
+			t.Errorf("decisions %+v", ds)
+		}
+	})
+	t.Run("conflict", func(t *testing.T) {
+		code, _, stderr := e.run("verify", "--policy", policy, toolOtherPath)
+		if code != 1 || !strings.Contains(stderr, "conflict: 1 of 3 voters agree") ||
+			!strings.Contains(stderr, "dissenting: alice, carol") {
+			t.Errorf("exit %d, stderr %q", code, stderr)
+		}
+	})
+	t.Run("drift is no vote", func(t *testing.T) {
+		code, _, stderr := e.run("verify", "--policy", policy, evil)
+		if code != 1 || !strings.Contains(stderr, "insufficient") || !strings.Contains(stderr, "drifting: alice, bob") {
+			t.Errorf("exit %d, stderr %q", code, stderr)
+		}
+	})
+	t.Run("dissent beside K agreements", func(t *testing.T) {
+		code, _, stderr := e.run("verify", "--policy", policy, tool)
+		if code != 0 || !strings.Contains(stderr, "bob built another binary") {
+			t.Errorf("exit %d, stderr %q", code, stderr)
+		}
+	})
+	t.Run("allowed", func(t *testing.T) {
+		allow := e.policy("policy-allow", e.log.URL, "Allow: greet", "Threshold: 1")
+		code, stdout, stderr := e.run("verify", "--policy", allow, "-v", greet)
+		if code != 0 || !strings.Contains(stdout, "allowed") || !strings.Contains(stderr, "not a majority") {
+			t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+		}
+	})
+	t.Run("usage", func(t *testing.T) {
+		bad := e.write("bad-policy", []byte("Log-URL: http://x\nBogus: 1\n"))
+		for _, args := range [][]string{
+			{"verify"}, {"verify", "--policy", policy}, {"verify", "--policy", bad, hello},
+			{"verify", "--policy", policy, filepath.Join(e.dir, "missing.deb")},
+			{"verify", "--policy", policy, policy}, {"verify", "--policy", policy, "--offline", hello},
+			{"proof", "--policy", policy}, {"nonsense"},
+		} {
+			if code, _, _ := e.run(args...); code != 2 {
+				t.Errorf("%q: exit %d, want 2", args, code)
+			}
+		}
+	})
+	t.Run("hostile log", func(t *testing.T) {
+		for name, edit := range map[string]func(string, []byte) []byte{
+			"checkpoint": func(p string, b []byte) []byte {
+				if p == "/checkpoint" {
+					b = bytes.Replace(b, []byte("\n8\n"), []byte("\n9\n"), 1)
+				}
+				return b
+			},
+			"tile": func(p string, b []byte) []byte {
+				if strings.HasPrefix(p, "/tile/0/") {
+					b = bytes.Clone(b)
+					b[0] ^= 1
+				}
+				return b
+			},
+			"record": func(p string, b []byte) []byte {
+				if strings.HasPrefix(p, "/record/") {
+					b = bytes.Replace(b, []byte("Build-Origin: Debian"), []byte("Build-Origin: Debiam"), 1)
+				}
+				return b
+			},
+		} {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				resp, err := http.Get(e.log.URL + r.URL.RequestURI())
+				if err != nil {
+					http.Error(w, err.Error(), http.StatusBadGateway)
+					return
+				}
+				defer resp.Body.Close()
+				body, _ := io.ReadAll(resp.Body)
+				w.WriteHeader(resp.StatusCode)
+				w.Write(edit(r.URL.Path, body))
+			}))
+			code, _, stderr := e.run("verify", "--policy", e.policy("policy-"+name, srv.URL), hello)
+			srv.Close()
+			if code != 3 {
+				t.Errorf("tampered %s: exit %d, stderr %q", name, code, stderr)
+			}
+		}
+		closed := httptest.NewServer(http.NotFoundHandler())
+		closed.Close()
+		if code, _, _ := e.run("verify", "--policy", e.policy("policy-closed", closed.URL), hello); code != 3 {
+			t.Errorf("unreachable log: exit %d", code)
+		}
+	})
+	t.Run("offline", func(t *testing.T) {
+		code, bundle, stderr := e.run("proof", "--policy", policy, hello)
+		if code != 0 || !strings.HasPrefix(bundle, "reprolog-bundle v1\n") {
+			t.Fatalf("proof: exit %d, stderr %q", code, stderr)
+		}
+		proof := e.write("hello.deb.proof", []byte(bundle))
+		code, bundle2, _ := e.run("proof", "--policy", policy, greet)
+		greetProof := e.write("greet.deb.proof", []byte(bundle2))
+		if code != 0 {
+			t.Fatalf("proof of greet: exit %d", code)
+		}
+		e.log.Stop()
+		if code, stdout, stderr := e.run("verify", "--policy", policy, "-v", "--offline", proof, hello); code != 0 ||
+			!strings.Contains(stdout, "reproducible") {
+			t.Errorf("offline: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+		}
+		if code, _, _ := e.run("verify", "--policy", policy, "--offline", proof, hello, greetProof, greet); code != 1 {
+			t.Errorf("offline with an insufficient file: exit %d", code)
+		}
+		if code, _, _ := e.run("verify", "--policy", policy, hello); code != 3 {
+			t.Errorf("online with the log down: exit %d", code)
+		}
+		if code, _, _ := e.run("verify", "--policy", policy, "--offline", greetProof, hello); code != 2 {
+			t.Errorf("a proof for another package: exit %d", code)
+		}
+		for name, data := range map[string]string{
+			"truncated":      bundle[:len(bundle)/2],
+			"garbage before": "x" + bundle,
+			"garbage after":  bundle + "x",
+			"byte flipped":   bundle[:len(bundle)/3] + string(bundle[len(bundle)/3]^1) + bundle[len(bundle)/3+1:],
+			"empty":          "",
+		} {
+			bad := e.write("bad.proof", []byte(data))
+			if code, _, stderr := e.run("verify", "--policy", policy, "--offline", bad, hello); code != 3 {
+				t.Errorf("%s bundle: exit %d, stderr %q", name, code, stderr)
+			}
+		}
+	})
+}

@@ -73,7 +73,7 @@ func checkCosigned(t *testing.T, r response, vkey string, checkpoint []byte) int
 }
 
 // noteText returns the text of a signed note (without the signatures).
-func noteText(t *testing.T, signed []byte) string {
+func noteText(t testing.TB, signed []byte) string {
 	t.Helper()
 	i := bytes.LastIndex(signed, []byte("\n\n"))
 	if i < 0 {

@@ -39,26 +39,34 @@ func (w *Witness) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	}
 	cosig, err := w.add(r.Context(), body)
 	var conflict *conflictError
+	status := http.StatusOK
 	switch {
 	case err == nil:
 		rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		rw.Write(cosig)
+		return
 	case errors.As(err, &conflict):
+		status = http.StatusConflict
 		rw.Header().Set("Content-Type", "text/x.tlog.size")
-		rw.WriteHeader(http.StatusConflict)
+		rw.WriteHeader(status)
 		fmt.Fprintf(rw, "%d\n", conflict.size)
 	case errors.Is(err, errMalformed), errors.Is(err, errOldTooLarge):
-		http.Error(rw, err.Error(), http.StatusBadRequest)
+		status = http.StatusBadRequest
 	case errors.Is(err, errBadSignature):
-		http.Error(rw, err.Error(), http.StatusForbidden)
+		status = http.StatusForbidden
 	case errors.Is(err, errUnknownLog):
-		http.Error(rw, err.Error(), http.StatusNotFound)
+		status = http.StatusNotFound
 	case errors.Is(err, errFork):
-		http.Error(rw, err.Error(), http.StatusConflict)
+		status = http.StatusConflict
 	case errors.Is(err, errBadProof):
-		http.Error(rw, err.Error(), http.StatusUnprocessableEntity)
+		status = http.StatusUnprocessableEntity
 	default:
 		w.log.ErrorContext(r.Context(), "add-checkpoint failed", "error", err)
 		http.Error(rw, "internal error", http.StatusInternalServerError)
+		return
 	}
+	if conflict == nil {
+		http.Error(rw, err.Error(), status)
+	}
+	w.log.InfoContext(r.Context(), "refused add-checkpoint", "status", status, "reason", err, "remote", r.RemoteAddr)
 }

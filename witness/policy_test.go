@@ -15,11 +15,11 @@ import (
 
 // keys makes the vkeys policies refer to.
 type keys struct {
-	t    *testing.T
+	t    testing.TB
 	priv map[string]ed25519.PrivateKey
 }
 
-func newKeys(t *testing.T) *keys { return &keys{t: t, priv: map[string]ed25519.PrivateKey{}} }
+func newKeys(t testing.TB) *keys { return &keys{t: t, priv: map[string]ed25519.PrivateKey{}} }
 
 func (k *keys) key(id string) ed25519.PrivateKey {
 	if p, ok := k.priv[id]; ok {

@@ -18,7 +18,7 @@ import (
 )
 
 // cosign appends s's cosignature of checkpoint to it.
-func cosign(t *testing.T, checkpoint []byte, s note.Signer) []byte {
+func cosign(t testing.TB, checkpoint []byte, s note.Signer) []byte {
 	t.Helper()
 	text := noteText(t, checkpoint)
 	signed, err := note.Sign(&note.Note{Text: text}, s)
@@ -37,7 +37,7 @@ type quorumFixture struct {
 	signers map[string]*torchwood.CosignatureSigner
 }
 
-func newQuorumFixture(t *testing.T) *quorumFixture {
+func newQuorumFixture(t testing.TB) *quorumFixture {
 	k := newKeys(t)
 	f := &quorumFixture{
 		log:     witnesstest.NewMemLog(witnesstest.NewLogKey(t, "log.example/q")),

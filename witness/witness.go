@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"filippo.io/torchwood"
@@ -32,7 +33,7 @@ type Config struct {
 // durably. Serve it over HTTP with ServeHTTP.
 type Witness struct {
 	signer *torchwood.CosignatureSigner
-	logs   map[string]note.Verifiers
+	logs   map[string][]note.Verifier
 	store  *store
 	log    *slog.Logger
 
@@ -66,13 +67,12 @@ func New(cfg Config) (*Witness, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Witness{signer: cfg.Signer, logs: map[string]note.Verifiers{}, store: st, log: lg}
-	for origin, vs := range byOrigin {
+	w := &Witness{signer: cfg.Signer, logs: byOrigin, store: st, log: lg}
+	for origin := range byOrigin {
 		if err := st.addLog(context.Background(), origin); err != nil {
 			st.close()
 			return nil, fmt.Errorf("witness: registering log %q: %w", origin, err)
 		}
-		w.logs[origin] = note.VerifierList(vs...)
 	}
 	return w, nil
 }
@@ -93,6 +93,20 @@ func (w *Witness) State(ctx context.Context, origin string) (LogState, error) {
 // first.
 func (w *Witness) Evidence(ctx context.Context) ([]Evidence, error) {
 	return w.store.evidence(ctx)
+}
+
+// ReadEvidence reads the evidence recorded in the witness database at path,
+// which may be in use by a running witness.
+func ReadEvidence(ctx context.Context, path string) ([]Evidence, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("witness: %w", err)
+	}
+	st, err := openStore(path)
+	if err != nil {
+		return nil, err
+	}
+	defer st.close()
+	return st.evidence(ctx)
 }
 
 // Errors of add; serveAdd maps each to its HTTP status.
@@ -126,14 +140,9 @@ func (w *Witness) add(ctx context.Context, body []byte) ([]byte, error) {
 	if !ok {
 		return nil, errUnknownLog
 	}
-	n, err := note.Open(req.checkpoint, verifiers)
+	n, err := openSigned(req.checkpoint, verifiers)
 	if err != nil {
-		var unverified *note.UnverifiedNoteError
-		var invalid *note.InvalidSignatureError
-		if errors.As(err, &unverified) || errors.As(err, &invalid) {
-			return nil, errBadSignature
-		}
-		return nil, errMalformed
+		return nil, err
 	}
 	c, err := torchwood.ParseCheckpoint(n.Text)
 	if err != nil || c.Origin != string(origin) {
@@ -193,6 +202,24 @@ func (w *Witness) add(ctx context.Context, body []byte) ([]byte, error) {
 	}
 	w.log.InfoContext(ctx, "cosigned checkpoint", "origin", c.Origin, "size", c.N, "old", req.oldSize)
 	return cosig, nil
+}
+
+// openSigned opens the checkpoint note with each of the log's keys in turn:
+// one valid signature from a known key is enough, whatever else the note
+// carries.
+func openSigned(checkpoint []byte, verifiers []note.Verifier) (*note.Note, error) {
+	for _, v := range verifiers {
+		n, err := note.Open(checkpoint, note.VerifierList(v))
+		if err == nil {
+			return n, nil
+		}
+		var unverified *note.UnverifiedNoteError
+		var invalid *note.InvalidSignatureError
+		if !errors.As(err, &unverified) && !errors.As(err, &invalid) {
+			return nil, errMalformed
+		}
+	}
+	return nil, errBadSignature
 }
 
 // cosign returns the witness's signature line over the checkpoint text.

@@ -252,3 +252,27 @@ func TestHTTPMethodsAndSizes(t *testing.T) {
 		t.Errorf("oversized body: %d, want 413", r.status)
 	}
 }
+
+// TestRotatedLogKey configures two keys for one origin, as a log rotating
+// its key would: a checkpoint signed by either is accepted, even next to an
+// invalid signature from the other.
+func TestRotatedLogKey(t *testing.T) {
+	oldKey := witnesstest.NewLogKey(t, "example.com/log")
+	newKey := witnesstest.NewLogKey(t, "example.com/log")
+	log := witnesstest.NewMemLog(oldKey)
+	w := witnesstest.StartWitness(t, "example.com/witness", oldKey.Entry(), newKey.Entry())
+	log.AppendN(t, 4, "r")
+	checkCosigned(t, post(t, w.URL, log.Request(t, 0, 2)), w.VKey, log.Checkpoint(t, 2))
+
+	text := noteText(t, log.Checkpoint(t, 4))
+	both, err := note.Sign(&note.Note{Text: text}, newKey.Signer, oldKey.Signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The old key's signature is the last line; break it.
+	broken := tamper(t, both)
+	checkCosigned(t, post(t, w.URL, witnesstest.AddCheckpointBody(2, log.Proof(t, 2, 4), broken)), w.VKey, broken)
+	if st := state(t, w, oldKey.Origin); st.Size != 4 {
+		t.Fatalf("size %d, want 4", st.Size)
+	}
+}

@@ -3,16 +3,23 @@
 // is consistent with the last one it cosigned for that log.
 //
 //	reprolog-witness --log-policy FILE [--data DIR] [--listen ADDR] [--name NAME]
+//	reprolog-witness evidence [--data DIR]
 //
 // On first start it creates its Ed25519 key in DIR/witness.key (mode 0600),
 // writes its verifier key to DIR/witness.pub and prints it; logs list that
 // key in their witness policies. Its state (the latest checkpoint of each
 // log) is kept in DIR/witness.db. Logs submit checkpoints with
 // POST /add-checkpoint; GET / shows the key and the state.
+//
+// A log that signs a checkpoint conflicting with the one the witness holds
+// (a fork, or a larger checkpoint without a valid consistency proof) is
+// refused and the signed checkpoints are kept as evidence; "evidence" prints
+// them as JSON lines, one object per report.
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -45,6 +52,9 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "evidence" {
+		return printEvidence(ctx, args[1:], stdout, stderr)
+	}
 	fl := flag.NewFlagSet("reprolog-witness", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	data := fl.String("data", "./witness-data", "directory for the witness key and state")
@@ -185,6 +195,37 @@ func openKey(dir, name string) (s *torchwood.CosignatureSigner, newKey string, e
 	default:
 		return nil, "", fmt.Errorf("witness key: %w", err)
 	}
+}
+
+func printEvidence(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fl := flag.NewFlagSet("reprolog-witness evidence", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	data := fl.String("data", "./witness-data", "directory of the witness key and state")
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	if fl.NArg() != 0 {
+		return fmt.Errorf("unexpected arguments %q", fl.Args())
+	}
+	ev, err := witness.ReadEvidence(ctx, filepath.Join(*data, "witness.db"))
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(stdout)
+	for _, e := range ev {
+		err := enc.Encode(struct {
+			Origin   string    `json:"origin"`
+			Kind     string    `json:"kind"`
+			Observed time.Time `json:"observed"`
+			Held     string    `json:"held_checkpoint"`
+			Received string    `json:"received_checkpoint"`
+			Request  string    `json:"request"`
+		}{e.Origin, e.Kind, e.Observed.UTC(), string(e.Held), string(e.Received), string(e.Request)})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func writeFileAtomic(path string, b []byte, mode os.FileMode) error {

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -194,6 +195,25 @@ func TestBinary(t *testing.T) {
 	}
 	if status, _ := postBody(t, p.addr, log.Request(t, 6, 10)); status != 200 {
 		t.Fatalf("after restart, old 6: %d", status)
+	}
+	// A fork: another checkpoint of size 10, signed by the log.
+	fork := witnesstest.NewMemLog(log.Key)
+	fork.AppendN(t, 10, "fork")
+	forked := fork.Checkpoint(t, 10)
+	if status, _ := postBody(t, p.addr, witnesstest.AddCheckpointBody(10, nil, forked)); status != 409 {
+		t.Fatalf("fork: %d, want 409", status)
+	}
+	out, err := exec.Command(bin, "evidence", "--data", data).Output()
+	if err != nil {
+		t.Fatalf("evidence: %v", err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("evidence output %q: %v", out, err)
+	}
+	if got["kind"] != "fork" || got["origin"] != "example.com/log" ||
+		got["held_checkpoint"] != string(log.Checkpoint(t, 10)) || got["received_checkpoint"] != string(forked) {
+		t.Fatalf("evidence = %v", got)
 	}
 	p.stop(t)
 	if !strings.Contains(p.stderr.String(), "shutting down") {

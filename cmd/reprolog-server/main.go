@@ -4,9 +4,13 @@
 //
 //	reprolog-server [--data DIR] [--listen ADDR] [--origin NAME]
 //	                [--submitters KEYRING] [--witness-policy FILE]
+//	                [--mysql DSN]
 //
 // On first start it creates the log's checkpoint key in DIR, writes its
-// verifier key to DIR/log.pub and prints it.
+// verifier key to DIR/log.pub and prints it. By default DIR holds the whole
+// log; with --mysql (or REPROLOG_MYSQL_DSN) the log, its records, keys and
+// index live in that MySQL or MariaDB database, and several front ends with
+// the same key files in DIR serve one log.
 package main
 
 import (
@@ -51,6 +55,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		maxRecord  = fs.Int64("max-record-size", rlog.DefaultMaxRecordSize, "largest record accepted, in bytes")
 		rateLimit  = fs.Float64("rate-limit", 50, "submissions per second each builder may sustain (0: unlimited)")
 		burst      = fs.Int("burst", 500, "submissions each builder may send at once")
+		mysqlDSN   = fs.String("mysql", os.Getenv("REPROLOG_MYSQL_DSN"),
+			"keep the log in this MySQL/MariaDB database, user:password@tcp(host:3306)/dbname (default $REPROLOG_MYSQL_DSN); --data then holds only the checkpoint key")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -59,7 +65,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	cfg, err := rlog.SetupDir(ctx, *dir, *origin)
+	cfg, err := setup(ctx, *dir, *mysqlDSN, *origin, *interval)
 	if err != nil {
 		return err
 	}
@@ -122,4 +128,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	return err
+}
+
+// setup prepares the storage: the data directory, or a MySQL database.
+func setup(ctx context.Context, dir, dsn, origin string, interval time.Duration) (rlog.Config, error) {
+	if dsn == "" {
+		return rlog.SetupDir(ctx, dir, origin)
+	}
+	if interval < rlog.MySQLMinCheckpointInterval {
+		return rlog.Config{}, fmt.Errorf("--checkpoint-interval %v: the MySQL storage publishes at most every %v", interval, rlog.MySQLMinCheckpointInterval)
+	}
+	return rlog.SetupMySQL(ctx, dir, dsn, origin)
 }

@@ -98,20 +98,23 @@ func fuzzing() bool {
 // that StartDir on the same directory opens the same log.
 const dsnFile = "logtest-mysql.dsn"
 
-// setup prepares a log in dir on the current backend.
-func setup(t testing.TB, ctx context.Context, dir string) (rlog.Config, error) {
+// setup prepares a log in dir on the current backend; dsn names its MySQL
+// database.
+func setup(t testing.TB, ctx context.Context, dir string) (cfg rlog.Config, dsn string, err error) {
 	if Current() != MySQL {
-		return rlog.SetupDir(ctx, dir, "reprolog.test/log")
+		cfg, err = rlog.SetupDir(ctx, dir, "reprolog.test/log")
+		return cfg, "", err
 	}
-	dsn, err := os.ReadFile(filepath.Join(dir, dsnFile))
+	raw, err := os.ReadFile(filepath.Join(dir, dsnFile))
 	if errors.Is(err, os.ErrNotExist) {
-		dsn = []byte(NewDatabase(t))
-		err = os.WriteFile(filepath.Join(dir, dsnFile), dsn, 0o600)
+		raw = []byte(NewDatabase(t))
+		err = os.WriteFile(filepath.Join(dir, dsnFile), raw, 0o600)
 	}
 	if err != nil {
-		return rlog.Config{}, err
+		return rlog.Config{}, "", err
 	}
-	return rlog.SetupMySQL(ctx, dir, string(dsn), "reprolog.test/log")
+	cfg, err = rlog.SetupMySQL(ctx, dir, string(raw), "reprolog.test/log")
+	return cfg, string(raw), err
 }
 
 // NewDatabase creates a fresh database on the server MySQLEnv names, drops

@@ -33,7 +33,8 @@ type Log struct {
 	URL    string // http://127.0.0.1:PORT
 	VKey   string // the log's verifier key
 	Origin string
-	Dir    string
+	Dir    string // the data directory: the checkpoint key, and the embedded storage
+	DSN    string // the MySQL database, on the MySQL backend
 	Server *rlog.Server
 
 	srv *http.Server
@@ -55,7 +56,7 @@ func Start(t testing.TB, opts ...Option) *Log {
 func StartDir(t testing.TB, dir string, opts ...Option) *Log {
 	t.Helper()
 	ctx := context.Background()
-	cfg, err := setup(t, ctx, dir)
+	cfg, dsn, err := setup(t, ctx, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +75,7 @@ func StartDir(t testing.TB, dir string, opts ...Option) *Log {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := &Log{URL: "http://" + ln.Addr().String(), VKey: s.VerifierKey(), Origin: s.Origin(), Dir: dir, Server: s,
+	l := &Log{URL: "http://" + ln.Addr().String(), VKey: s.VerifierKey(), Origin: s.Origin(), Dir: dir, DSN: dsn, Server: s,
 		srv: &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second}}
 	go l.srv.Serve(ln)
 	t.Cleanup(l.Stop)

@@ -277,4 +277,3 @@ func TestDraftBuildinfoNotLogged(t *testing.T) {
 		t.Errorf("empty log: %+v, %+v", res, c.all())
 	}
 }
-

@@ -23,9 +23,9 @@ const (
 // Errors of fetcher.get about the log's answer (anything else is a failure
 // to get one).
 var (
-	errNotFound = errors.New("not found")          // 404
-	errRefused  = errors.New("refused")            // another 4xx
-	errTooLarge = errors.New("answer too large")   // more than asked for
+	errNotFound = errors.New("not found")        // 404
+	errRefused  = errors.New("refused")          // another 4xx
+	errTooLarge = errors.New("answer too large") // more than asked for
 )
 
 // fetcher reads the log's HTTP API (everything but tiles).

@@ -19,7 +19,7 @@ import (
 // lookupKey is what a lookup asks for: a binary package (name, version,
 // arch) or a source version (name, version).
 type lookupKey struct {
-	source                bool
+	source              bool
 	name, version, arch string
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -143,15 +144,14 @@ type proxy struct {
 
 	mu         sync.Mutex
 	upstream   *httputil.ReverseProxy
-	checkpoint []byte            // served instead of the log's, when set
-	records    map[string][]byte // record answers: nil means 404
-	dropLookup map[uint64]bool   // indices left out of lookup answers
-	tiles      map[string]func([]byte) []byte
+	answers    map[string][]byte              // path -> answer; nil answers 404
+	rewrite    map[string]func([]byte) []byte // path -> change to the log's answer
+	dropLookup map[uint64]bool                // indices left out of lookup answers
 }
 
 func newProxy(t testing.TB, target string) *proxy {
 	t.Helper()
-	p := &proxy{records: map[string][]byte{}, dropLookup: map[uint64]bool{}, tiles: map[string]func([]byte) []byte{}}
+	p := &proxy{answers: map[string][]byte{}, rewrite: map[string]func([]byte) []byte{}, dropLookup: map[uint64]bool{}}
 	p.retarget(t, target)
 	srv := httptest.NewServer(p)
 	t.Cleanup(srv.Close)
@@ -170,47 +170,64 @@ func (p *proxy) retarget(t testing.TB, target string) {
 	p.mu.Unlock()
 }
 
-func (p *proxy) set(f func(p *proxy)) {
+// answer makes path answer body (404 when nil); forget undoes it.
+func (p *proxy) answer(path string, body []byte) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	f(p)
+	p.answers[path] = body
+}
+
+func (p *proxy) forget(path string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.answers, path)
+	delete(p.rewrite, path)
+}
+
+func (p *proxy) change(path string, f func([]byte) []byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.rewrite[path] = f
+}
+
+func (p *proxy) drop(idx uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.dropLookup[idx] = true
 }
 
 func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
-	up, cp := p.upstream, p.checkpoint
-	rec, recSet := p.records[strings.TrimPrefix(r.URL.Path, "/record/")]
-	drop := len(p.dropLookup) > 0
-	tile := p.tiles[strings.TrimPrefix(r.URL.Path, "/")]
+	up := p.upstream
+	body, fixed := p.answers[r.URL.Path]
+	f := p.rewrite[r.URL.Path]
+	if r.URL.Path == "/lookup" && len(p.dropLookup) > 0 {
+		drop := maps.Clone(p.dropLookup)
+		f = func(b []byte) []byte {
+			var ans rlog.LookupResult
+			if json.Unmarshal(b, &ans) != nil {
+				return b
+			}
+			ans.Indices = slices.DeleteFunc(ans.Indices, func(i uint64) bool { return drop[i] })
+			b, _ = json.Marshal(ans)
+			return b
+		}
+	}
 	p.mu.Unlock()
 	switch {
-	case r.URL.Path == "/checkpoint" && cp != nil:
-		w.Write(cp)
-	case strings.HasPrefix(r.URL.Path, "/record/") && recSet:
-		if rec == nil {
-			http.Error(w, `{"error":"no such record"}`, http.StatusNotFound)
-			return
-		}
-		w.Write(rec)
-	case r.URL.Path == "/lookup" && drop, tile != nil:
+	case fixed && body == nil:
+		http.Error(w, `{"error":"not found"}`, http.StatusNotFound)
+	case fixed:
+		w.Write(body)
+	case f != nil:
 		rec := httptest.NewRecorder()
 		up.ServeHTTP(rec, r)
-		body := rec.Body.Bytes()
-		if tile != nil {
-			body = tile(body)
-		} else if rec.Code == http.StatusOK {
-			var ans rlog.LookupResult
-			if err := json.Unmarshal(body, &ans); err != nil {
-				http.Error(w, err.Error(), http.StatusBadGateway)
-				return
-			}
-			p.mu.Lock()
-			ans.Indices = slices.DeleteFunc(ans.Indices, func(i uint64) bool { return p.dropLookup[i] })
-			p.mu.Unlock()
-			body, _ = json.Marshal(ans)
+		b := rec.Body.Bytes()
+		if rec.Code == http.StatusOK {
+			b = f(b)
 		}
 		w.WriteHeader(rec.Code)
-		io.Copy(w, bytes.NewReader(body))
+		io.Copy(w, bytes.NewReader(b))
 	default:
 		up.ServeHTTP(w, r)
 	}

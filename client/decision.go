@@ -214,11 +214,12 @@ func judge(v *voter, hash string, agreeingInputs map[string]bool) Role {
 	return vote
 }
 
+var voteRank = map[Role]int{"": 0, RoleDrift: 0, RoleAgree: 1, RoleDissent: 2, RoleContradict: 3}
+
 // stronger returns the role that decides a voter's vote: a contradiction
 // outweighs dissent, which outweighs agreement, which outweighs drift.
 func stronger(a, b Role) Role {
-	rank := map[Role]int{"": 0, RoleDrift: 0, RoleAgree: 1, RoleDissent: 2, RoleContradict: 3}
-	if rank[b] > rank[a] {
+	if voteRank[b] > voteRank[a] {
 		return b
 	}
 	return a

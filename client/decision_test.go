@@ -226,3 +226,23 @@ func TestDecideRoles(t *testing.T) {
 		t.Errorf("evidence names builders %q and %q", d.Evidence[0].Builder, d.Evidence[3].Builder)
 	}
 }
+
+func BenchmarkDecide(b *testing.B) {
+	names := []string{"alice", "bob", "carol", "dave", "erin"}
+	p := policyOf(3, names...)
+	var verified []proofs.Verified
+	for i := range 200 {
+		s := stmt{builder: names[i%len(names)], hash: hashH, inputs: in1}
+		if i%7 == 0 {
+			s.hash, s.inputs = hashX, in2
+		}
+		if i%11 == 0 {
+			s.builder = "mallory"
+		}
+		verified = append(verified, s.verified(i))
+	}
+	target := Target{Package: "hello", Version: "2.10-3", Arch: "amd64", SHA256: hashH}
+	for b.Loop() {
+		Decide(p, target, Checkpoint{}, verified)
+	}
+}

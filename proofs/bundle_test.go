@@ -186,3 +186,23 @@ func FuzzParseBundle(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkParseBundle(b *testing.B) {
+	f := newFixture(b)
+	data := f.bundle.Marshal()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := proofs.ParseBundle(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkBundleVerify(b *testing.B) {
+	f := newFixture(b)
+	for b.Loop() {
+		if _, err := f.bundle.Verify(f.tree, f.keys); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -14,8 +14,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"filippo.io/torchwood"
+	"github.com/transparency-dev/tessera"
+	"github.com/transparency-dev/tessera/storage/posix"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -381,4 +384,40 @@ func TestRevokedKey(t *testing.T) {
 	if r.Entries["key-revoked"] != 1 || r.Entries["verified"] != 2 {
 		t.Errorf("entries: %v", r.Entries)
 	}
+}
+
+// A log that appended something that is not a statement: written with
+// Tessera itself, under the log's key, as a broken log would.
+func TestBadEntry(t *testing.T) {
+	s := startSmall(t)
+	s.log.Stop()
+	ctx := context.Background()
+	driver, err := posix.New(ctx, posix.Config{Path: filepath.Join(s.log.Dir, rlog.TilesDir)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appender, shutdown, reader, err := tessera.NewAppender(ctx, driver, tessera.NewAppendOptions().
+		WithCheckpointSigner(logSigner(t, s.log)).WithCheckpointInterval(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := []byte("reprolog-statement v1\nsource rbtest 0.1\n")
+	awaiter := tessera.NewPublicationAwaiter(ctx, reader.ReadCheckpoint, 25*time.Millisecond)
+	idx, _, err := awaiter.Await(ctx, appender.Add(ctx, tessera.NewEntry(bad)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	l := logtest.StartDir(t, s.log.Dir)
+
+	var c collector
+	a := openAuditor(t, l.URL, l.VKey, t.TempDir(), &c, func(cfg *audit.Config) { cfg.LookupSample = 0 })
+	res := sync1(t, a)
+	f := onlyMisbehaviour(t, &c, audit.ProblemBadEntry)
+	if len(f.Entries) != 1 || f.Entries[0].Index != int64(idx.Index) || !bytes.Equal(f.Entries[0].Raw, bad) || res.Verified != 3 || res.Position != 4 {
+		t.Errorf("finding %+v after %+v", f, res)
+	}
+	openTree(t, l.VKey, f.Checkpoint)
 }

@@ -1,7 +1,9 @@
 package log_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -25,3 +27,12 @@ func keys(k ...*pgp.Key) []*pgp.Key { return k }
 func setupDir(dir, origin string) (rlog.Config, error) {
 	return rlog.SetupDir(context.Background(), dir, origin)
 }
+
+func mustJSON(t *testing.T, b []byte, v any) {
+	t.Helper()
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%v: %s", err, b)
+	}
+}
+
+func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }

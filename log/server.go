@@ -191,7 +191,10 @@ func (s *Server) Close(ctx context.Context) error {
 // Handler is the HTTP API.
 func (s *Server) Handler() http.Handler { return s.routes() }
 
-// singleflight makes concurrent submissions of one record share one append.
+// singleflight makes concurrent submissions of one record share one
+// append. The append runs on its own, detached from the request that
+// started it: a client that goes away does not cancel the work that others
+// wait for, and each caller stops waiting when its own context ends.
 type singleflight struct {
 	mu sync.Mutex
 	m  map[string]*flight
@@ -203,23 +206,33 @@ type flight struct {
 	err  error
 }
 
-func (g *singleflight) do(key string, fn func() (*Result, error)) (*Result, error) {
+// flightTimeout bounds one append and its wait for publication.
+const flightTimeout = 5 * time.Minute
+
+func (g *singleflight) do(ctx context.Context, key string, fn func(context.Context) (*Result, error)) (*Result, error) {
 	g.mu.Lock()
 	if g.m == nil {
 		g.m = map[string]*flight{}
 	}
-	if f, ok := g.m[key]; ok {
-		g.mu.Unlock()
-		<-f.done
-		return f.res, f.err
+	f, ok := g.m[key]
+	if !ok {
+		f = &flight{done: make(chan struct{})}
+		g.m[key] = f
+		go func() {
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flightTimeout)
+			defer cancel()
+			f.res, f.err = fn(fctx)
+			g.mu.Lock()
+			delete(g.m, key)
+			g.mu.Unlock()
+			close(f.done)
+		}()
 	}
-	f := &flight{done: make(chan struct{})}
-	g.m[key] = f
 	g.mu.Unlock()
-	f.res, f.err = fn()
-	g.mu.Lock()
-	delete(g.m, key)
-	g.mu.Unlock()
-	close(f.done)
-	return f.res, f.err
+	select {
+	case <-f.done:
+		return f.res, f.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }

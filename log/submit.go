@@ -52,7 +52,7 @@ func (s *Server) Submit(ctx context.Context, record []byte) (*Result, error) {
 		return nil, &Error{Status: http.StatusTooManyRequests, RetryAfter: max(wait, time.Second),
 			Msg: fmt.Sprintf("builder %s is submitting too fast: retry later", st.Builder)}
 	}
-	return s.inflight.do(st.Record, func() (*Result, error) { return s.submit(ctx, record, st) })
+	return s.inflight.do(ctx, st.Record, func(ctx context.Context) (*Result, error) { return s.submit(ctx, record, st) })
 }
 
 // Verify checks a record as Submit does, without logging it, and returns

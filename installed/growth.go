@@ -1,0 +1,113 @@
+package installed
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"filippo.io/torchwood"
+
+	"github.com/reprolog/reprolog/buildinfo"
+	"github.com/reprolog/reprolog/client"
+	"github.com/reprolog/reprolog/proofs"
+	"github.com/reprolog/reprolog/statement"
+)
+
+// Largest tile bodies the log may send.
+const (
+	maxHashTile  = 32 << torchwood.TileHeight
+	maxEntryTile = (2 + statement.MaxSize) << torchwood.TileHeight
+)
+
+// touchKey names the binary packages a statement is about: version
+// without epoch, as in file names.
+type touchKey struct{ Package, Version, Arch string }
+
+func touchKeyOf(k Key) touchKey {
+	return touchKey{Package: k.Package, Version: buildinfo.StripEpoch(k.Version), Arch: k.Arch}
+}
+
+// touched proves the tree of cp consistent with the tree of old, reads
+// the entries the log appended in between (each checked against cp),
+// and returns the binary packages their statements name.
+func touched(ctx context.Context, p *client.Policy, old, cp client.Checkpoint) (map[touchKey]bool, error) {
+	hc := &http.Client{Timeout: p.Timeout, Transport: capTransport{http.DefaultTransport}}
+	fetcher, err := torchwood.NewTileFetcher(p.LogURL+"/", torchwood.WithHTTPClient(hc),
+		torchwood.WithUserAgent("reprolog"), torchwood.WithConcurrencyLimit(8))
+	if err != nil {
+		return nil, err
+	}
+	prover := proofs.NewProver(fetcher)
+	ctx, cancel := context.WithTimeout(ctx, p.Timeout)
+	defer cancel()
+	if _, err := prover.Consistency(ctx, cp.Tree(), old.Tree()); err != nil {
+		return nil, fmt.Errorf("%w: %w", client.ErrLog, err)
+	}
+	c, err := torchwood.NewClient(prover, torchwood.WithTimeout(p.Timeout))
+	if err != nil {
+		return nil, err
+	}
+	out := map[touchKey]bool{}
+	next := old.Size
+	for next < cp.Size {
+		start := next
+		for i, entry := range c.Entries(ctx, cp.Tree(), start) {
+			s, err := statement.Parse(entry)
+			if err != nil {
+				return nil, fmt.Errorf("%w: entry %d: %w", client.ErrLog, i, err)
+			}
+			for _, f := range s.Files {
+				if f.IsBinary() {
+					out[touchKey{f.Package, f.Version, f.Arch}] = true
+				}
+			}
+			next = i + 1
+		}
+		if err := c.Err(); err != nil {
+			return nil, fmt.Errorf("%w: reading entries from %d: %w", client.ErrLog, start, err)
+		}
+		if next == start {
+			return nil, fmt.Errorf("%w: reading entries from %d: the log returned none", client.ErrLog, start)
+		}
+	}
+	return out, nil
+}
+
+// capTransport caps the bodies of tile responses, which torchwood reads
+// whole.
+type capTransport struct{ rt http.RoundTripper }
+
+func (t capTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.rt.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	limit := int64(maxHashTile)
+	if strings.Contains(req.URL.Path, "/tile/entries/") {
+		limit = maxEntryTile
+	}
+	resp.Body = &cappedBody{rc: resp.Body, left: limit}
+	return resp, nil
+}
+
+type cappedBody struct {
+	rc   io.ReadCloser
+	left int64
+}
+
+func (b *cappedBody) Read(p []byte) (int, error) {
+	if int64(len(p)) > b.left+1 {
+		p = p[:b.left+1]
+	}
+	n, err := b.rc.Read(p)
+	b.left -= int64(n)
+	if b.left < 0 {
+		return 0, errors.New("response larger than a tile can be")
+	}
+	return n, err
+}
+
+func (b *cappedBody) Close() error { return b.rc.Close() }

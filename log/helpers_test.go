@@ -36,3 +36,5 @@ func mustJSON(t *testing.T, b []byte, v any) {
 }
 
 func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
+
+func sleep() { time.Sleep(200 * time.Millisecond) }

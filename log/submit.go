@@ -180,6 +180,10 @@ func (s *Server) await(ctx context.Context, idx uint64, entry []byte, dup bool) 
 }
 
 func (s *Server) internal(what string, err error) *Error {
+	if isStorageFull(err) {
+		s.log.Error("storage full or unwritable", "while", what, "error", err)
+		return storageUnavailable(err)
+	}
 	s.log.Error(what, "error", err)
 	return &Error{Status: http.StatusInternalServerError, Err: err, Msg: "internal error while " + what}
 }

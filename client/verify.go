@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/reprolog/reprolog/buildinfo"
@@ -105,34 +106,22 @@ func (v *Verifier) Fetch(ctx context.Context, targets []Target) ([]*proofs.Bundl
 	}
 
 	perTarget := make([][]int64, len(targets))
-	var all []int64
-	for i, t := range targets {
-		if perTarget[i], err = lc.lookup(ctx, t.Package, t.Version, t.Arch, cp.Size); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrLog, err)
-		}
-		all = append(all, perTarget[i]...)
+	err = parallel(len(targets), func(i int) (err error) {
+		t := targets[i]
+		perTarget[i], err = lc.lookup(ctx, t.Package, t.Version, t.Arch, cp.Size)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrLog, err)
 	}
 	pctx, cancel := context.WithTimeout(ctx, p.Timeout)
-	entries, err := prover.Entries(pctx, cp.Tree(), all)
+	entries, err := prover.Entries(pctx, cp.Tree(), slices.Concat(perTarget...))
 	cancel()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrLog, err)
 	}
-	records := map[string][]byte{}
-	for i := range entries {
-		s, err := statement.Parse(entries[i].Statement)
-		if err != nil {
-			return nil, fmt.Errorf("%w: entry %d: %w", ErrLog, entries[i].Index, err)
-		}
-		if p.Key(s.Builder) == nil {
-			continue
-		}
-		if records[s.Record] == nil {
-			if records[s.Record], err = lc.record(ctx, s.Record, s.RecordSize); err != nil {
-				return nil, fmt.Errorf("%w: %w", ErrLog, err)
-			}
-		}
-		entries[i].Record = records[s.Record]
+	if err := fetchRecords(ctx, lc, p, entries); err != nil {
+		return nil, err
 	}
 
 	bundles := make([]*proofs.Bundle, len(targets))
@@ -147,6 +136,62 @@ func (v *Verifier) Fetch(ctx context.Context, targets []Target) ([]*proofs.Bundl
 		bundles[i] = b
 	}
 	return bundles, nil
+}
+
+// fetchRecords fills in the records of the trusted builders' statements,
+// fetching each record once.
+func fetchRecords(ctx context.Context, lc *logClient, p *Policy, entries []proofs.Entry) error {
+	var want []*statement.Statement
+	of := make([]int, len(entries)) // entry -> index in want, or -1
+	seen := map[string]int{}
+	for i, e := range entries {
+		s, err := statement.Parse(e.Statement)
+		if err != nil {
+			return fmt.Errorf("%w: entry %d: %w", ErrLog, e.Index, err)
+		}
+		of[i] = -1
+		if p.Key(s.Builder) == nil {
+			continue
+		}
+		j, ok := seen[s.Record]
+		if !ok {
+			j = len(want)
+			seen[s.Record] = j
+			want = append(want, s)
+		}
+		of[i] = j
+	}
+	records := make([][]byte, len(want))
+	err := parallel(len(want), func(i int) (err error) {
+		records[i], err = lc.record(ctx, want[i].Record, want[i].RecordSize)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrLog, err)
+	}
+	for i, j := range of {
+		if j >= 0 {
+			entries[i].Record = records[j]
+		}
+	}
+	return nil
+}
+
+// parallel runs f(0..n-1) on a few goroutines and returns the first error.
+func parallel(n int, f func(i int) error) error {
+	errs := make([]error, n)
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			errs[i] = f(i)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // advance proves the log's checkpoint cp consistent with the one kept in

@@ -47,7 +47,7 @@ func newWorld(t *testing.T) *world {
 // and carol; extra lines go into the log paragraph.
 func (w *world) policy(t *testing.T, url string, extra ...string) *Policy {
 	t.Helper()
-	text := "Log-URL: " + url + "\nLog-Key: " + w.log.VKey + "\nState-Dir: state\nTimeout: 2s\n" +
+	text := "Log-URL: " + url + "\nLog-Key: " + w.log.VKey + "\nState-Dir: state\nTimeout: 10s\n" +
 		strings.Join(extra, "\n") + "\n"
 	for _, name := range []string{"alice", "bob", "carol"} {
 		text += "\nBuilder: " + name + "\nKey-File: " + name + ".asc\n"

@@ -69,7 +69,8 @@ func (p *Prover) ReadEndpoint(ctx context.Context, path string) ([]byte, error) 
 
 // Entries returns the entries at indices (each below tree.N) with their
 // inclusion proofs in tree, checked, in increasing index order and without
-// repeats. The data tiles of all entries are fetched together first.
+// repeats. The tiles of all entries and proofs are fetched together first,
+// in two batches (entries, then hashes).
 func (p *Prover) Entries(ctx context.Context, tree tlog.Tree, indices []int64) ([]Entry, error) {
 	indices = slices.Compact(slices.Sorted(slices.Values(indices)))
 	var data []tlog.Tile
@@ -85,6 +86,25 @@ func (p *Prover) Entries(ctx context.Context, tree tlog.Tree, indices []int64) (
 	}
 	if _, err := p.ReadTiles(ctx, data); err != nil {
 		return nil, fmt.Errorf("proofs: reading entry tiles: %w", err)
+	}
+	// Learn which stored hashes the proofs need (ProveRecord only reads
+	// them), then read them in one call: one batch of tiles, each checked
+	// against tree.
+	var need []int64
+	record := tlog.HashReaderFunc(func(ix []int64) ([]tlog.Hash, error) {
+		need = append(need, ix...)
+		return make([]tlog.Hash, len(ix)), nil
+	})
+	for _, i := range indices {
+		if _, err := tlog.ProveRecord(tree.N, i, record); err != nil {
+			return nil, fmt.Errorf("proofs: %w", err)
+		}
+	}
+	if len(need) > 0 {
+		need = slices.Compact(slices.Sorted(slices.Values(need)))
+		if _, err := torchwood.TileHashReaderWithContext(ctx, tree, p).ReadHashes(need); err != nil {
+			return nil, fmt.Errorf("proofs: reading hash tiles: %w", err)
+		}
 	}
 	c, err := torchwood.NewClient(p)
 	if err != nil {

@@ -38,6 +38,28 @@ func TestProverReadsEachTileOnce(t *testing.T) {
 	}
 }
 
+// batches counts the calls that reach a tile reader.
+type batches struct {
+	*prooftest.Log
+	calls int
+}
+
+func (b *batches) ReadTiles(ctx context.Context, tiles []tlog.Tile) ([][]byte, error) {
+	b.calls++
+	return b.Log.ReadTiles(ctx, tiles)
+}
+
+func TestProverBatches(t *testing.T) {
+	f := newFixture(t)
+	b := &batches{Log: f.log}
+	if _, err := proofs.NewProver(b).Entries(context.Background(), f.tree, []int64{299, 5, 257, 6, 100}); err != nil {
+		t.Fatal(err)
+	}
+	if b.calls != 2 {
+		t.Errorf("proving five entries in two tiles took %d batches of tile reads, want 2", b.calls)
+	}
+}
+
 func TestProverEntries(t *testing.T) {
 	f := newFixture(t)
 	got, err := proofs.NewProver(f.log).Entries(context.Background(), f.tree, []int64{257, 5, 257})

@@ -102,7 +102,7 @@ func (e *decideEnv) submit(who, source, version, toolchain string, debs ...proof
 
 // policy writes a policy for the log at url trusting alice, bob and carol.
 func (e *decideEnv) policy(name, url string, extra ...string) string {
-	text := "Log-URL: " + url + "\nLog-Key: " + e.log.VKey + "\nState-Dir: state-" + name + "\nTimeout: 2s\n" +
+	text := "Log-URL: " + url + "\nLog-Key: " + e.log.VKey + "\nState-Dir: state-" + name + "\nTimeout: 10s\n" +
 		strings.Join(extra, "\n") + "\n"
 	for _, b := range []string{"alice", "bob", "carol"} {
 		text += "\nBuilder: " + b + "\nKey-File: " + b + ".asc\n"

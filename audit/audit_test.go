@@ -2,6 +2,7 @@ package audit_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -275,5 +276,30 @@ func TestDraftBuildinfoNotLogged(t *testing.T) {
 	a := openAuditor(t, l.URL, l.VKey, t.TempDir(), &c)
 	if res := sync1(t, a); res.TreeSize != 0 || len(c.all()) != 0 {
 		t.Errorf("empty log: %+v, %+v", res, c.all())
+	}
+}
+
+// A checkpoint the quorum check refuses is not used, and nothing is
+// found: it is not the log's fault.
+func TestQuorumRefused(t *testing.T) {
+	s := startSmall(t)
+	var c collector
+	refuse := true
+	a := openAuditor(t, s.log.URL, s.log.VKey, t.TempDir(), &c, func(cfg *audit.Config) {
+		cfg.Quorum = func(signed []byte) error {
+			openTree(t, s.log.VKey, string(signed))
+			if refuse {
+				return errors.New("no cosignature from w1")
+			}
+			return nil
+		}
+	})
+	res := sync1(t, a)
+	if res.Unused == nil || !strings.Contains(res.Unused.Error(), "w1") || res.Processed != 0 || len(c.all()) != 0 {
+		t.Fatalf("%+v, %+v", res, c.all())
+	}
+	refuse = false
+	if res := sync1(t, a); res.Unused != nil || res.Processed != 3 {
+		t.Errorf("%+v", res)
 	}
 }

@@ -130,6 +130,9 @@ type Result struct {
 	Processed, Verified int64
 	// Findings counts the findings delivered during this Sync, by kind.
 	Findings map[Kind]int
+	// Unused says why the log's newest checkpoint was not used when that
+	// is not the log's fault (Config.Quorum refused it).
+	Unused error
 }
 
 // Progress reports how far a Sync is.
@@ -170,10 +173,11 @@ func (a *Auditor) Sync(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return res, err
 	}
-	tree, signed, found, err := a.verifyCheckpoint(ctx, held, haveHead)
-	res.TreeSize, res.Position = held.Size, held.Next
-	if len(found) > 0 {
-		if err := a.record(ctx, found, nil); err != nil {
+	v, err := a.verifyCheckpoint(ctx, held, haveHead)
+	res.TreeSize, res.Position, res.Unused = held.Size, held.Next, v.unused
+	tree, signed := v.tree, v.signed
+	if len(v.found) > 0 {
+		if err := a.record(ctx, v.found, nil); err != nil {
 			return res, err
 		}
 		if err := a.deliver(ctx, res); err != nil {

@@ -54,20 +54,30 @@ func operational(ctx context.Context, err error) bool {
 	return ctx.Err() != nil || errors.As(err, &fe)
 }
 
+// verdict is what verifyCheckpoint decided: the tree to read entries
+// against (the log's newest, or the one held before when the newest is
+// refused) and its signed checkpoint, findings about the log, and why a
+// checkpoint that is not the log's fault was not used.
+type verdict struct {
+	tree   tlog.Tree
+	signed []byte
+	found  []keyed
+	unused error
+}
+
 // verifyCheckpoint fetches the log's checkpoint and decides whether the
-// audit moves to it. It returns the tree to read entries against (the new
-// one, or the one held before when the new one is refused) and the
-// findings about it.
-func (a *Auditor) verifyCheckpoint(ctx context.Context, held head, haveHead bool) (tlog.Tree, []byte, []keyed, error) {
+// audit moves to it.
+func (a *Auditor) verifyCheckpoint(ctx context.Context, held head, haveHead bool) (verdict, error) {
 	old := tlog.Tree{N: held.Size}
 	copy(old.Hash[:], held.Hash)
+	stay := verdict{tree: old, signed: held.Signed}
 	signed, err := a.api.get(ctx, "/checkpoint", maxCheckpointSize)
 	if err != nil {
-		return old, held.Signed, nil, fmt.Errorf("fetching the checkpoint: %w", err)
+		return stay, fmt.Errorf("fetching the checkpoint: %w", err)
 	}
 	sum := sha256.Sum256(signed)
 	id := hex.EncodeToString(sum[:])
-	misbehaviour := func(problem, detail string, proof tlog.TreeProof) []keyed {
+	misbehaviour := func(problem, detail string, proof tlog.TreeProof) verdict {
 		f := Finding{Kind: LogMisbehaviour, Problem: problem, Detail: detail,
 			Summary: fmt.Sprintf("the log served a bad checkpoint (%s): %s", problem, detail)}
 		if haveHead {
@@ -78,51 +88,56 @@ func (a *Auditor) verifyCheckpoint(ctx context.Context, held head, haveHead bool
 		for _, h := range proof {
 			f.Proof = append(f.Proof, h.String())
 		}
-		return []keyed{{key: "checkpoint " + problem + " " + id, f: f}}
+		v := stay
+		v.found = []keyed{{key: "checkpoint " + problem + " " + id, f: f}}
+		return v
 	}
 
 	tree, err := openCheckpoint(signed, a.verifier)
 	if err != nil {
-		return old, held.Signed, misbehaviour(ProblemCheckpointSignature, err.Error(), nil), nil
+		return misbehaviour(ProblemCheckpointSignature, err.Error(), nil), nil
 	}
 	if a.cfg.Quorum != nil {
 		if err := a.cfg.Quorum(signed); err != nil {
-			a.log.Warn("checkpoint without witness quorum: not used yet", "size", tree.N, "error", err)
-			return old, held.Signed, nil, nil
+			a.log.Warn("checkpoint not used yet", "size", tree.N, "error", err)
+			v := stay
+			v.unused = fmt.Errorf("checkpoint of size %d not used: %w", tree.N, err)
+			return v, nil
 		}
 	}
+	next := verdict{tree: tree, signed: signed}
 	switch {
 	case !haveHead:
-		return tree, signed, nil, nil
+		return next, nil
 	case tree.N == old.N && tree.Hash == old.Hash:
-		return old, held.Signed, nil, nil
+		return stay, nil
 	case tree.N == old.N:
-		return old, held.Signed, misbehaviour(ProblemCheckpointInconsistent,
+		return misbehaviour(ProblemCheckpointInconsistent,
 			fmt.Sprintf("two trees of size %d with different hashes", tree.N), nil), nil
 	case tree.N < old.N:
 		// A smaller tree: is it at least a prefix of the one held?
 		proof, err := tlog.ProveTree(old.N, tree.N, torchwood.TileHashReaderWithContext(ctx, old, tileReader{a.tiles}))
 		if err != nil && operational(ctx, err) {
-			return old, held.Signed, nil, fmt.Errorf("proving checkpoint %d consistent with %d: %w", tree.N, old.N, err)
+			return stay, fmt.Errorf("proving checkpoint %d consistent with %d: %w", tree.N, old.N, err)
 		}
 		if err == nil && tlog.CheckTree(proof, old.N, old.Hash, tree.N, tree.Hash) == nil {
-			return old, held.Signed, misbehaviour(ProblemCheckpointBackwards,
+			return misbehaviour(ProblemCheckpointBackwards,
 				fmt.Sprintf("a tree of size %d after one of size %d", tree.N, old.N), nil), nil
 		}
-		return old, held.Signed, misbehaviour(ProblemCheckpointInconsistent,
+		return misbehaviour(ProblemCheckpointInconsistent,
 			fmt.Sprintf("a tree of size %d that is not a prefix of the one of size %d", tree.N, old.N), proof), nil
 	}
 	proof, err := tlog.ProveTree(tree.N, old.N, torchwood.TileHashReaderWithContext(ctx, tree, tileReader{a.tiles}))
 	if err != nil {
 		if operational(ctx, err) {
-			return old, held.Signed, nil, fmt.Errorf("proving checkpoint %d consistent with %d: %w", tree.N, old.N, err)
+			return stay, fmt.Errorf("proving checkpoint %d consistent with %d: %w", tree.N, old.N, err)
 		}
-		return old, held.Signed, misbehaviour(ProblemCheckpointInconsistent,
+		return misbehaviour(ProblemCheckpointInconsistent,
 			fmt.Sprintf("the log's tiles do not prove the tree of size %d consistent with the one of size %d: %v", tree.N, old.N, err), nil), nil
 	}
 	if err := tlog.CheckTree(proof, tree.N, tree.Hash, old.N, old.Hash); err != nil {
-		return old, held.Signed, misbehaviour(ProblemCheckpointInconsistent,
+		return misbehaviour(ProblemCheckpointInconsistent,
 			fmt.Sprintf("the tree of size %d does not extend the one of size %d", tree.N, old.N), proof), nil
 	}
-	return tree, signed, nil, nil
+	return next, nil
 }

@@ -179,7 +179,7 @@ func evidenceFor(p *Policy, t Target, index int64, s *statement.Statement) Evide
 	}
 	e.Builder, e.Voter = b.Name, b.Voter()
 	f, ok := s.Binary(t.Package, t.Version, t.Arch)
-	if !ok || epoch(s.Version) != epoch(t.Version) && buildinfo.StripEpoch(s.Version) == buildinfo.StripEpoch(t.Version) {
+	if !ok || otherEpoch(s.Version, t.Version) {
 		e.Role = RoleUnrelated
 		return e
 	}
@@ -236,9 +236,15 @@ func dissentText(d *Decision) string {
 	return strings.Join(parts, "; ")
 }
 
-func epoch(v string) string {
-	if e, _, ok := strings.Cut(v, ":"); ok {
-		return e
+// otherEpoch reports whether a build of version a is of another upload
+// than version b that file names cannot tell apart: the same version but
+// for the epoch (2.0 and 1:2.0 both make hello_2.0_amd64.deb).
+func otherEpoch(a, b string) bool {
+	epoch := func(v string) string {
+		if e, _, ok := strings.Cut(v, ":"); ok {
+			return e
+		}
+		return "0"
 	}
-	return "0"
+	return epoch(a) != epoch(b) && buildinfo.StripEpoch(a) == buildinfo.StripEpoch(b)
 }

@@ -18,7 +18,7 @@ import (
 // Errors wrap ErrRecord.
 func CheckRecord(s *statement.Statement, record []byte, key *pgp.Key) error {
 	if err := checkRecord(s, record, key); err != nil {
-		return fmt.Errorf("%w: record %s: %v", ErrRecord, s.Record, err)
+		return fmt.Errorf("%w: record %s: %w", ErrRecord, s.Record, err)
 	}
 	return nil
 }

@@ -19,6 +19,10 @@ type Verifier struct {
 	Policy *Policy
 	// Now returns the current time; time.Now when nil.
 	Now func() time.Time
+
+	// Test hooks in advance: before taking the state lock, and after
+	// reading the kept checkpoint under it.
+	locking, stall func()
 }
 
 func (v *Verifier) now() time.Time {
@@ -201,6 +205,9 @@ func (v *Verifier) advance(ctx context.Context, prover *proofs.Prover, cp Checkp
 	if err != nil {
 		return Checkpoint{}, err
 	}
+	if v.locking != nil {
+		v.locking()
+	}
 	unlock, err := st.Lock()
 	if err != nil {
 		return Checkpoint{}, err
@@ -209,6 +216,9 @@ func (v *Verifier) advance(ctx context.Context, prover *proofs.Prover, cp Checkp
 	seenSigned, err := st.Checkpoint()
 	if err != nil {
 		return Checkpoint{}, err
+	}
+	if v.stall != nil {
+		v.stall()
 	}
 	if seenSigned == nil {
 		return cp, st.Store([]byte(cp.Note))

@@ -3,11 +3,14 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/reprolog/reprolog/proofs"
 )
@@ -122,5 +125,99 @@ func TestOfflineMatchesOnline(t *testing.T) {
 	if _, err := v.VerifyOffline(b, Deb{Target: Target{Package: "hello", Version: "2.10-4", Arch: "amd64"}}); err == nil ||
 		errors.Is(err, ErrLog) {
 		t.Errorf("a bundle for another version: %v", err)
+	}
+}
+
+// TestVerifyConcurrentState runs verifications side by side while the log
+// grows: the kept checkpoint never goes back, and ends at the newest size
+// any of them decided against.
+func TestVerifyConcurrentState(t *testing.T) {
+	w := newWorld(t)
+	w.submit(t, "alice", "hello", "")
+	p := w.policy(t, w.log.URL)
+	var mu sync.Mutex
+	newest := int64(0)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 3 {
+				ds, err := (&Verifier{Policy: p}).Verify(context.Background(), []Deb{hello("hello")})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				newest = max(newest, ds[0].Checkpoint.Size)
+				mu.Unlock()
+			}
+		}()
+	}
+	for i := range 3 {
+		w.submit(t, "bob", fmt.Sprintf("hello %d", i), "")
+	}
+	wg.Wait()
+	kept, err := (&Verifier{Policy: p}).seen(mustRead(t, filepath.Join(p.StateDir, "checkpoint")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kept.Size != newest {
+		t.Errorf("kept a checkpoint of size %d, but a decision used size %d", kept.Size, newest)
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// TestVerifyStateNeverGoesBack stalls a verification that holds an older
+// checkpoint while another, holding a newer one, tries to store it: the
+// state lock makes the second wait, so the older never overwrites the
+// newer.
+func TestVerifyStateNeverGoesBack(t *testing.T) {
+	w := newWorld(t)
+	w.submit(t, "alice", "hello", "")
+	p := w.policy(t, w.log.URL)
+	if _, err := (&Verifier{Policy: p}).Verify(context.Background(), []Deb{hello("hello")}); err != nil {
+		t.Fatal(err)
+	}
+	w.submit(t, "bob", "hello", "")
+	inside, bLocking, bDone := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	a := &Verifier{Policy: p, stall: func() {
+		close(inside)
+		<-bLocking
+		select {
+		case <-bDone:
+		case <-time.After(300 * time.Millisecond):
+		}
+	}}
+	aDone := make(chan error)
+	go func() {
+		_, err := a.Verify(context.Background(), []Deb{hello("hello")})
+		aDone <- err
+	}()
+	<-inside // a holds size 2 and has read the kept size 1
+	w.submit(t, "carol", "hello", "")
+	b := &Verifier{Policy: p, locking: func() { close(bLocking) }}
+	ds, err := b.Verify(context.Background(), []Deb{hello("hello")})
+	close(bDone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-aDone; err != nil {
+		t.Fatal(err)
+	}
+	kept, err := b.seen(mustRead(t, filepath.Join(p.StateDir, "checkpoint")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ds[0].Checkpoint.Size != 3 || kept.Size != 3 {
+		t.Errorf("b decided at size %d; the state keeps size %d, want 3", ds[0].Checkpoint.Size, kept.Size)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -120,7 +121,7 @@ func hookReport(out *installed.Outcome, policyFile string, stderr io.Writer) int
 			why = "the log showed this machine two different histories: " + f.Err.Error()
 			todo = "report it to the log's operator and keep the evidence; install nothing until it is explained"
 		case installed.Unreachable(f.Err):
-			why = "the log could not be reached: " + f.Err.Error()
+			why = "the log could not be reached: " + netCause(f.Err)
 			todo = fmt.Sprintf("check the network and Log-URL in %s, then run apt again; or, to install offline, "+
 				"put a fresh proof %s (made with \"reprolog proof\") next to the .deb or in a --proofs directory",
 				policyFile, filepath.Base(f.File)+installed.BundleSuffix)
@@ -136,12 +137,26 @@ func hookReport(out *installed.Outcome, policyFile string, stderr io.Writer) int
 	total := len(out.Decisions) + len(out.Failures)
 	switch {
 	case len(out.Failures) > 0:
-		fmt.Fprintf(stderr, "reprolog: %d of %d packages could not be checked and %d were refused: apt stops before installing anything\n",
-			len(out.Failures), total, refused)
+		also := ""
+		if refused > 0 {
+			also = fmt.Sprintf(" and %d refused", refused)
+		}
+		fmt.Fprintf(stderr, "reprolog: %d of %d packages could not be checked%s: apt stops before installing anything\n",
+			len(out.Failures), total, also)
 		return exitLog
 	case refused > 0:
 		fmt.Fprintf(stderr, "reprolog: %d of %d packages refused: apt stops before installing anything\n", refused, total)
 		return exitFail
 	}
 	return exitPass
+}
+
+// netCause returns the network error at the root of err, which says what
+// could not be reached and how.
+func netCause(err error) string {
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return ne.Error()
+	}
+	return err.Error()
 }

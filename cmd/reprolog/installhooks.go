@@ -25,9 +25,10 @@ const aptConfName = "80reprolog"
 var safePath = regexp.MustCompile(`^/[A-Za-z0-9._/+-]*$`)
 
 // aptSnippet is the apt configuration that gates apt on bin's apt-hook
-// and checks the system after dpkg runs and after apt update. checkArgs
-// are passed to every check.
-func aptSnippet(bin, policy string, checkArgs ...string) string {
+// and checks the system after dpkg runs and after apt update. hookArgs
+// and checkArgs are passed to the hook and to every check.
+func aptSnippet(bin, policy string, hookArgs, checkArgs []string) string {
+	hook := strings.Join(append([]string{bin, "apt-hook", "--policy", policy}, hookArgs...), " ")
 	check := strings.Join(append([]string{bin, "check", "--hook", "--policy", policy}, checkArgs...), " ")
 	return fmt.Sprintf(`// reprolog: apt installs only what enough trusted rebuilders reproduced.
 // Policy: %[2]s
@@ -36,13 +37,13 @@ func aptSnippet(bin, policy string, checkArgs ...string) string {
 //
 // Before dpkg unpacks anything, decide about every .deb (apt's protocol
 // version 3 on standard input); a refused package stops apt.
-DPkg::Pre-Install-Pkgs { "%[1]s apt-hook --policy %[2]s"; };
+DPkg::Pre-Install-Pkgs { "%[4]s"; };
 DPkg::Tools::Options::%[1]s "";
 DPkg::Tools::Options::%[1]s::Version "3";
 // After dpkg and after apt update, warn when installed packages degraded.
 DPkg::Post-Invoke { "%[3]s"; };
 APT::Update::Post-Invoke-Success { "%[3]s"; };
-`, bin, policy, check)
+`, bin, policy, check, hook)
 }
 
 func runInstallHooks(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -53,9 +54,10 @@ func runInstallHooks(ctx context.Context, args []string, stdout, stderr io.Write
 	bin := fset.String("bin", "", "the reprolog binary, as the hooks will see it (default: this one)")
 	status := fset.String("status", "", "dpkg's status file for check, when not the default")
 	lists := fset.String("lists", "", "apt's lists directory for check, when not the default")
+	proofs := fset.String("proofs", "", "a directory of offline proofs for the hook, when the log cannot be reached")
 	remove := fset.Bool("remove", false, "remove the configuration instead")
 	fset.Usage = func() {
-		fmt.Fprintln(stderr, "usage: reprolog install-hooks [--root DIR] [--policy FILE] [--bin PATH] [--status PATH] [--lists DIR] [--remove]")
+		fmt.Fprintln(stderr, "usage: reprolog install-hooks [--root DIR] [--policy FILE] [--bin PATH] [--status PATH] [--lists DIR] [--proofs DIR] [--remove]")
 		fset.PrintDefaults()
 	}
 	if err := fset.Parse(args); err != nil || fset.NArg() != 0 {
@@ -90,7 +92,11 @@ func runInstallHooks(ctx context.Context, args []string, stdout, stderr io.Write
 			checkArgs = append(checkArgs, f.flag, f.value)
 		}
 	}
-	for _, p := range []string{*bin, *policy, *status, *lists} {
+	var hookArgs []string
+	if *proofs != "" {
+		hookArgs = []string{"--proofs", *proofs}
+	}
+	for _, p := range []string{*bin, *policy, *status, *lists, *proofs} {
 		if p != "" && !safePath.MatchString(p) {
 			fmt.Fprintf(stderr, "reprolog install-hooks: %q: want an absolute path of letters, digits and ._/+-\n", p)
 			return exitUsage
@@ -101,7 +107,7 @@ func runInstallHooks(ctx context.Context, args []string, stdout, stderr io.Write
 		return exitUsage
 	}
 	tmp := path + ".tmp"
-	err := os.WriteFile(tmp, []byte(aptSnippet(*bin, *policy, checkArgs...)), 0o644)
+	err := os.WriteFile(tmp, []byte(aptSnippet(*bin, *policy, hookArgs, checkArgs)), 0o644)
 	if err == nil {
 		err = os.Rename(tmp, path)
 	}

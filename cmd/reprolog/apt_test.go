@@ -1,0 +1,263 @@
+package main
+
+import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/reprolog/reprolog/client"
+	"github.com/reprolog/reprolog/internal/debtest"
+	"github.com/reprolog/reprolog/internal/testbin"
+	"github.com/reprolog/reprolog/log/logtest"
+	"github.com/reprolog/reprolog/pgp/pgptest"
+	"github.com/reprolog/reprolog/proofs/prooftest"
+)
+
+// aptEnv is a real log, rebuilders, a local apt repository and a
+// throwaway root in which the real apt-get runs reprolog's hooks.
+type aptEnv struct {
+	t       *testing.T
+	dir     string
+	bin     string
+	log     *logtest.Log
+	signers map[string]*pgptest.Signer
+	repo    *debtest.Repo
+	root    *debtest.Root
+	policy  string
+}
+
+func newAptEnv(t *testing.T) *aptEnv {
+	debtest.Need(t, "apt-get", "dpkg", "dpkg-deb", "dpkg-scanpackages")
+	e := &aptEnv{t: t, dir: t.TempDir(), bin: testbin.Build(t, "reprolog"), log: logtest.Start(t),
+		signers: map[string]*pgptest.Signer{}, repo: debtest.NewRepo(t)}
+	for _, name := range []string{"alice", "bob", "carol"} {
+		s := pgptest.NewSigner(t, name)
+		e.signers[name] = s
+		e.log.Register(t, s.PublicArmored())
+		if err := os.WriteFile(filepath.Join(e.dir, name+".asc"), s.PublicArmored(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.policy = filepath.Join(e.dir, "policy")
+	e.setLog(e.log.URL)
+	e.root = debtest.NewRoot(t, e.repo)
+	return e
+}
+
+// setLog writes the policy (K=2 of alice, bob, carol) naming url.
+func (e *aptEnv) setLog(url string) {
+	text := "Log-URL: " + url + "\nLog-Key: " + e.log.VKey + "\nState-Dir: state\nTimeout: 2s\n"
+	for _, name := range []string{"alice", "bob", "carol"} {
+		text += "\nBuilder: " + name + "\nKey-File: " + name + ".asc\n"
+	}
+	if err := os.WriteFile(e.policy, []byte(text), 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// add builds a package into the repository.
+func (e *aptEnv) add(name, version, content string) debtest.Deb {
+	return e.repo.Add(e.t, debtest.Package{Name: name, Version: version, Content: content})
+}
+
+// rebuilt has a rebuilder submit a build of d's source listing d.
+func (e *aptEnv) rebuilt(who string, d debtest.Deb) {
+	e.log.Submit(e.t, prooftest.Record(e.t, e.signers[who], prooftest.Build{Source: d.Name, Version: d.Version,
+		Debs: []prooftest.Deb{{Package: d.Name, Arch: "amd64", SHA256: d.SHA256, Size: d.Size}}}))
+}
+
+func (e *aptEnv) aptGet(args ...string) (string, int) {
+	e.t.Helper()
+	return e.root.AptGet(e.t, args...)
+}
+
+func (e *aptEnv) installed(pkg string) bool {
+	status, err := os.ReadFile(e.root.Status())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return strings.Contains(string(status), "Package: "+pkg+"\nStatus: install ok installed\n")
+}
+
+func (e *aptEnv) check(args ...string) (string, string, int) {
+	e.t.Helper()
+	return testbin.Run(e.t, e.bin, append([]string{"check", "--policy", e.policy, "--status", e.root.Status(),
+		"--lists", e.root.Lists()}, args...)...)
+}
+
+func TestAptInstall(t *testing.T) {
+	e := newAptEnv(t)
+	hello := e.add("hello", "2.10-3", "hello")
+	e.add("lone", "1.0-1", "lone")
+	evil := e.add("evil", "1:2.0-1", "evil")
+	extra := e.add("extra", "1.0-1", "extra")
+	e.repo.Index(t)
+	lone := debtest.Build(t, t.TempDir(), debtest.Package{Name: "lone", Version: "1.0-1", Content: "lone"})
+	evilRebuilt := debtest.Build(t, t.TempDir(), debtest.Package{Name: "evil", Version: "1:2.0-1", Content: "as its source builds it"})
+	helloOther := debtest.Build(t, t.TempDir(), debtest.Package{Name: "hello", Version: "2.10-3", Content: "other"})
+	for _, who := range []string{"alice", "bob"} {
+		e.rebuilt(who, hello)
+		e.rebuilt(who, extra)
+		e.rebuilt(who, evilRebuilt)
+	}
+	e.rebuilt("alice", lone)
+	e.rebuilt("carol", evil)
+
+	proofs := filepath.Join(e.dir, "proofs")
+	if _, stderr, code := testbin.Run(t, e.bin, "install-hooks", "--root", e.root.Dir, "--policy", e.policy, "--bin", e.bin,
+		"--status", e.root.Status(), "--lists", e.root.Lists(), "--proofs", proofs); code != 0 {
+		t.Fatalf("install-hooks: %d %s", code, stderr)
+	}
+	if out, code := e.aptGet("update"); code != 0 || strings.Contains(out, "reprolog") {
+		t.Fatalf("apt-get update: %d\n%s", code, out)
+	}
+
+	// Reproduced by two of three: installs, and the hook says nothing.
+	out, code := e.aptGet("install", "hello")
+	if code != 0 || strings.Contains(out, "reprolog") || !e.installed("hello") {
+		t.Fatalf("install hello: %d\n%s", code, out)
+	}
+
+	// One rebuilder so far: apt stops before dpkg runs.
+	out, code = e.aptGet("install", "lone")
+	if code == 0 || e.installed("lone") ||
+		!strings.Contains(out, "reprolog: refusing lone 1.0-1 (amd64): not enough rebuilders yet: only alice reproduced it so far (1 of the 2 needed)") ||
+		!strings.Contains(out, "add lone to Allow in "+e.policy) || strings.Contains(out, "Unpacking") {
+		t.Fatalf("install lone: %d\n%s", code, out)
+	}
+
+	// Two rebuilders built another binary from the same inputs.
+	out, code = e.aptGet("install", "evil")
+	if code == 0 || e.installed("evil") ||
+		!strings.Contains(out, "reprolog: refusing evil 1:2.0-1 (amd64): rebuilders disagree: alice, bob built a different binary") {
+		t.Fatalf("install evil: %d\n%s", code, out)
+	}
+
+	// Every decision is journaled, refused ones too.
+	journal, err := os.ReadFile(filepath.Join(e.dir, "state", "decisions.jsonl"))
+	if err != nil || strings.Count(string(journal), "\n") != 3 || !strings.Contains(string(journal), `"verdict":"insufficient"`) ||
+		!strings.Contains(string(journal), `"sha256":"`+hello.SHA256+`"`) {
+		t.Errorf("journal: %s %v", journal, err)
+	}
+	if m, _ := filepath.Glob(filepath.Join(e.root.Dir, "var/cache/apt/archives/*.proof")); len(m) != 0 {
+		t.Errorf("proofs left behind: %v", m)
+	}
+
+	stdout, stderr, code := e.check()
+	if code != 0 || !strings.Contains(stdout, "1 installed packages") || !strings.Contains(stdout, "reproducible       1") {
+		t.Fatalf("check: %d\n%s%s", code, stdout, stderr)
+	}
+
+	// bob contradicts himself on hello: the installed package degrades.
+	e.log.Submit(t, prooftest.Record(t, e.signers["bob"], prooftest.Build{Source: "hello", Version: "2.10-3",
+		Debs: []prooftest.Deb{{Package: "hello", Arch: "amd64", SHA256: helloOther.SHA256, Size: helloOther.Size}}}))
+	stdout, stderr, code = e.check()
+	if code != 1 || !strings.Contains(stdout, "degraded since install (1):\n  hello 2.10-3 (amd64): reproducible, now conflict: bob contradicted itself") {
+		t.Fatalf("check after dissent: %d\n%s%s", code, stdout, stderr)
+	}
+	stdout, _, code = e.check("--json")
+	if code != 1 || !strings.Contains(stdout, `"degraded": [`) || !strings.Contains(stdout, `"baseline": "reproducible"`) {
+		t.Errorf("check --json: %d\n%s", code, stdout)
+	}
+
+	// The next dpkg run warns about it, and still succeeds.
+	out, code = e.aptGet("install", "extra")
+	if code != 0 || !e.installed("extra") ||
+		!strings.Contains(out, "reprolog: warning: 1 installed packages are no longer what enough rebuilders reproduced") {
+		t.Fatalf("install extra: %d\n%s", code, out)
+	}
+}
+
+func TestAptLogUnreachable(t *testing.T) {
+	e := newAptEnv(t)
+	offline := e.add("offline", "1.0-1", "offline")
+	stuck := e.add("stuck", "1.0-1", "stuck")
+	e.repo.Index(t)
+	for _, who := range []string{"alice", "bob"} {
+		e.rebuilt(who, offline)
+		e.rebuilt(who, stuck)
+	}
+	proofs := filepath.Join(e.dir, "proofs")
+	os.Mkdir(proofs, 0o755)
+	p, err := client.LoadPolicy(e.policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs, err := (&client.Verifier{Policy: p}).Fetch(context.Background(),
+		[]client.Target{{Package: "offline", Version: "1.0-1", Arch: "amd64", SHA256: offline.SHA256}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(proofs, offline.FileName()+".proof"), bs[0].Marshal(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code := testbin.Run(t, e.bin, "install-hooks", "--root", e.root.Dir, "--policy", e.policy, "--bin", e.bin,
+		"--status", e.root.Status(), "--lists", e.root.Lists(), "--proofs", proofs); code != 0 {
+		t.Fatalf("install-hooks: %d %s", code, stderr)
+	}
+	if out, code := e.aptGet("update"); code != 0 {
+		t.Fatalf("apt-get update: %d\n%s", code, out)
+	}
+
+	for name, url := range map[string]string{"refused": aptRefusedURL(t), "silent": aptSilentURL(t)} {
+		e.setLog(url)
+		start := time.Now()
+		out, code := e.aptGet("install", "stuck")
+		if code == 0 || e.installed("stuck") || time.Since(start) > 30*time.Second ||
+			!strings.Contains(out, "reprolog: cannot decide about stuck 1.0-1 (amd64): the log could not be reached") ||
+			!strings.Contains(out, "put a fresh proof stuck_1.0-1_amd64.deb.proof") {
+			t.Fatalf("%s: install stuck: %d after %s\n%s", name, code, time.Since(start), out)
+		}
+		// An offline proof at hand lets the package install.
+		if name == "refused" {
+			out, code = e.aptGet("install", "offline")
+			if code != 0 || !e.installed("offline") || strings.Contains(out, "reprolog") {
+				t.Fatalf("install offline with a proof: %d\n%s", code, out)
+			}
+		}
+	}
+}
+
+func aptRefusedURL(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.Close()
+	return "http://" + ln.Addr().String()
+}
+
+// aptSilentURL is a server that accepts connections and never answers.
+func aptSilentURL(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return "http://" + ln.Addr().String()
+}

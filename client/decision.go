@@ -100,19 +100,22 @@ type voter struct {
 //   - drifting only, when all it lists is another hash from other inputs:
 //     not a vote, but a rebuild is due.
 //
-// t passes with K agreeing voters; below K it is a conflict when anyone
-// dissents and insufficient otherwise.
+// t passes with K agreeing voters (K is at least 1, whatever the policy
+// says); below K it is a conflict when anyone dissents and insufficient
+// otherwise.
 func Decide(p *Policy, t Target, cp Checkpoint, verified []proofs.Verified) *Decision {
-	d := &Decision{Target: t, Threshold: p.Threshold, Voters: p.Voters(), Checkpoint: cp,
+	d := &Decision{Target: t, Threshold: max(p.Threshold, 1), Voters: p.Voters(), Checkpoint: cp,
 		Agreeing: []string{}, Dissenting: []string{}, SelfContradicting: []string{}, Drifting: []string{},
 		Evidence: make([]Evidence, 0, len(verified))}
 
+	for _, v := range verified {
+		d.Evidence = append(d.Evidence, evidenceFor(p, t, v.Index, v.Statement))
+	}
 	agreeingInputs := map[string]bool{}
 	voters := map[string]*voter{}
 	var order []*voter
-	for _, v := range verified {
-		d.Evidence = append(d.Evidence, evidenceFor(p, t, v.Index, v.Statement))
-		e := &d.Evidence[len(d.Evidence)-1]
+	for i := range d.Evidence {
+		e := &d.Evidence[i]
 		if e.Role != "" {
 			continue
 		}

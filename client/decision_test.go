@@ -76,6 +76,7 @@ func TestDecide(t *testing.T) {
 		warnings int
 	}{
 		{name: "no statements", policy: policyOf(2, abc...), verdict: Insufficient},
+		{name: "no statements, K of 0 in a hand-made policy", policy: policyOf(0, abc...), verdict: Insufficient},
 		{name: "K reached exactly", policy: policyOf(2, abc...),
 			stmts:   []stmt{{builder: "alice", hash: hashH, inputs: in1}, {builder: "bob", hash: hashH, inputs: in1}},
 			verdict: Reproducible, agree: []string{"alice", "bob"}},
@@ -180,7 +181,7 @@ func TestDecide(t *testing.T) {
 			if d.RebuildDue != (len(tt.drift) > 0) {
 				t.Errorf("RebuildDue = %v", d.RebuildDue)
 			}
-			if d.Checkpoint != cp || d.Threshold != tt.policy.Threshold || d.Voters != tt.policy.Voters() {
+			if d.Checkpoint != cp || d.Threshold != max(tt.policy.Threshold, 1) || d.Voters != tt.policy.Voters() {
 				t.Errorf("decision records checkpoint %+v, K=%d, N=%d", d.Checkpoint, d.Threshold, d.Voters)
 			}
 			if len(d.Evidence) != len(tt.stmts) {

@@ -353,7 +353,22 @@ func (p *Policy) parseBuilder(para paragraph, dir string, now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("builder %s: Key-File: %v", b.Name, err)
 	}
-	if b.Key, err = pgp.ParseKey(data, now); err != nil {
+	b.Key, err = pgp.ParseKey(data, now)
+	switch {
+	case errors.Is(err, pgp.ErrKeyRevoked):
+		// A revoked key proves nothing: the builder does not vote.
+		p.Warnings = append(p.Warnings, fmt.Sprintf(
+			"builder %s: its key is revoked, so it does not vote: remove it from the policy or update Key-File %s", b.Name, keyFile))
+		return nil
+	case errors.Is(err, pgp.ErrKeyExpired):
+		var last time.Time
+		if b.Key, last, err = pgp.ParseExpiredKey(data, now); err != nil {
+			return fmt.Errorf("builder %s: Key-File %s: %v", b.Name, keyFile, err)
+		}
+		p.Warnings = append(p.Warnings, fmt.Sprintf(
+			"builder %s: its key expired at %s: only records it signed before then count; update Key-File %s if it was extended",
+			b.Name, last.UTC().Format(time.RFC3339), keyFile))
+	case err != nil:
 		return fmt.Errorf("builder %s: Key-File %s: %v", b.Name, keyFile, err)
 	}
 	b.Fingerprint = b.Key.Fingerprint()

@@ -181,15 +181,26 @@ func TestParsePolicyRejects(t *testing.T) {
 	}
 }
 
-func TestParsePolicyExpiredKey(t *testing.T) {
+func TestParsePolicyExpiredOrRevokedKey(t *testing.T) {
 	dir, vkey := policyDir(t)
 	old := pgptest.NewSigner(t, "old", pgptest.CreatedAt(time.Now().Add(-48*time.Hour)), pgptest.Lifetime(time.Hour))
-	if err := os.WriteFile(filepath.Join(dir, "old.asc"), old.PublicArmored(), 0o644); err != nil {
+	gone := pgptest.NewSigner(t, "gone")
+	gone.Revoke(t)
+	for name, s := range map[string]*pgptest.Signer{"old.asc": old, "gone.asc": gone} {
+		if err := os.WriteFile(filepath.Join(dir, name), s.PublicArmored(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := ParsePolicy([]byte("Log-URL: http://x\nLog-Key: "+vkey+"\n\nBuilder: old\nKey-File: old.asc\n\nBuilder: gone\nKey-File: gone.asc\n"), dir, time.Now())
+	if err != nil {
 		t.Fatal(err)
 	}
-	_, err := ParsePolicy([]byte("Log-URL: http://x\nLog-Key: "+vkey+"\n\nBuilder: old\nKey-File: old.asc\n"), dir, time.Now())
-	if !errors.Is(err, ErrPolicy) || !strings.Contains(err.Error(), "builder old") {
-		t.Errorf("ParsePolicy with an expired key = %v", err)
+	if len(p.Builders) != 1 || p.Builders[0].Name != "old" || p.Builders[0].Key == nil {
+		t.Fatalf("builders %+v: want only old, with its key", p.Builders)
+	}
+	warned := strings.Join(p.Warnings, "\n")
+	if !strings.Contains(warned, "builder old: its key expired") || !strings.Contains(warned, "builder gone: its key is revoked") {
+		t.Errorf("warnings: %s", warned)
 	}
 }
 

@@ -171,6 +171,15 @@ func TestAptInstall(t *testing.T) {
 		!strings.Contains(out, "reprolog: warning: 1 installed packages are no longer what enough rebuilders reproduced") {
 		t.Fatalf("install extra: %d\n%s", code, out)
 	}
+
+	// Removing needs no decision; with hello gone, nothing is degraded.
+	out, code = e.aptGet("remove", "hello")
+	if code != 0 || e.installed("hello") || strings.Contains(out, "reprolog") {
+		t.Fatalf("remove hello: %d\n%s", code, out)
+	}
+	if stdout, stderr, code := e.check(); code != 0 || !strings.Contains(stdout, "1 installed packages") {
+		t.Fatalf("check after removal: %d\n%s%s", code, stdout, stderr)
+	}
 }
 
 func TestAptLogUnreachable(t *testing.T) {

@@ -41,11 +41,6 @@ func runAptHook(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		}
 		return exitUsage
 	}
-	p, err := client.LoadPolicy(*policyFile)
-	if err != nil {
-		fmt.Fprintf(stderr, "reprolog: %v\nreprolog: refusing to let apt install anything until the policy is fixed\n", err)
-		return exitUsage
-	}
 	in, err := hookInput()
 	if err != nil {
 		fmt.Fprintln(stderr, "reprolog:", err)
@@ -63,7 +58,12 @@ func runAptHook(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		}
 	}
 	if len(files) == 0 {
-		return exitPass
+		return exitPass // nothing to unpack: removals and configuration only
+	}
+	p, err := client.LoadPolicy(*policyFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "reprolog: %v\nreprolog: refusing to let apt install anything until the policy is fixed\n", err)
+		return exitUsage
 	}
 	g := &installed.Gate{Policy: p, ProofDirs: proofDirs}
 	out, err := g.Decide(ctx, files)

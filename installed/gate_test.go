@@ -53,6 +53,9 @@ func TestGateDecides(t *testing.T) {
 	if !strings.HasPrefix(why, "rebuilders disagree: bob, carol built a different binary") {
 		t.Errorf("conflict: %q", why)
 	}
+	if r := Reason(out.Decisions[0]); r != "reproduced by alice, bob (2 of the 2 needed)" {
+		t.Errorf("reproducible: %q", r)
+	}
 	if r := Reason(out.Decisions[4]); !strings.HasPrefix(r, "allowed by the policy; the log says insufficient") {
 		t.Errorf("allowed: %q", r)
 	}
@@ -188,5 +191,39 @@ func TestJournalSurvivesTornLine(t *testing.T) {
 	if !slices.EqualFunc(all, []Record{{Target: client.Target{Package: "hello"}}, {Target: client.Target{Package: "second"}}},
 		func(a, b Record) bool { return a.Package == b.Package }) {
 		t.Errorf("all: %+v", all)
+	}
+}
+
+func TestReasonDissentNextToK(t *testing.T) {
+	w := newWorld(t)
+	a := w.deb(t, "tool", "1.0", "a")
+	b := w.deb(t, "tool", "1.0", "b")
+	w.submit(t, "alice", build("tool", "1.0", "", a))
+	w.submit(t, "bob", build("tool", "1.0", "", a))
+	w.submit(t, "carol", build("tool", "1.0", "", b))
+	out, err := (&Gate{Policy: w.policy(t, w.log.URL)}).Decide(context.Background(), []string{a.Path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := out.Decisions[0]
+	want := "reproduced by alice, bob (2 of the 2 needed); but carol built a different binary from the same build inputs"
+	if d.Verdict != client.Reproducible || Reason(d) != want || HealthOf(d) != Reproducible {
+		t.Errorf("%s: %q", d.Verdict, Reason(d))
+	}
+}
+
+func TestDegraded(t *testing.T) {
+	for _, c := range []struct {
+		from, to Health
+		want     bool
+	}{
+		{Reproducible, Conflict, true}, {Reproducible, Insufficient, true}, {Drift, Conflict, true},
+		{Insufficient, Conflict, true}, {Reproducible, Drift, false}, {Drift, Reproducible, false},
+		{Insufficient, Reproducible, false}, {Conflict, Insufficient, false}, {Allowed, Conflict, false},
+		{Reproducible, Allowed, false}, {Unknown, Conflict, false}, {Reproducible, Unknown, false},
+	} {
+		if got := Degraded(c.from, c.to); got != c.want {
+			t.Errorf("Degraded(%s, %s) = %v", c.from, c.to, got)
+		}
 	}
 }

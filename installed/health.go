@@ -82,6 +82,12 @@ func Reason(d *client.Decision) string {
 	switch verdict {
 	case client.Reproducible:
 		s = fmt.Sprintf("reproduced by %s (%s)", strings.Join(d.Agreeing, ", "), counted)
+		if len(d.Dissenting) > 0 {
+			s += "; but " + strings.Join(d.Dissenting, ", ") + " built a different binary from the same build inputs"
+		}
+		if len(d.SelfContradicting) > 0 {
+			s += "; but " + strings.Join(d.SelfContradicting, ", ") + " contradicted itself"
+		}
 	case client.Insufficient:
 		if len(d.Agreeing) == 0 {
 			s = fmt.Sprintf("no trusted rebuilder has reproduced it yet (%d needed)", d.Threshold)

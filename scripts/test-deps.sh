@@ -1,6 +1,6 @@
 # Sourced by scripts/test: installs the Debian packages the tests use when
 # they are missing, and starts MariaDB for the tests of the MySQL backend.
-need_pkgs="dpkg-dev gpg sqlite3 openssh-client mariadb-server"
+need_pkgs="dpkg-dev gpg sqlite3 openssh-client mariadb-server apt"
 
 # The MariaDB account the tests use. It may only create and drop databases
 # named reprolog_test_*; the server listens on 127.0.0.1 only.

@@ -255,7 +255,7 @@ func (c *Checker) toRedo(ctx context.Context, st *checkState, cp client.Checkpoi
 	switch {
 	case old == refOf(cp):
 	case old.Size == 0 || old.Origin != cp.Origin || old.Size > cp.Size ||
-		(cp.Size-old.Size)/256 > int64(installed*fullRecheckTiles):
+		(cp.Size-old.Size+255)/256 > int64(installed*fullRecheckTiles):
 		all = true
 	default:
 		t, err := touched(ctx, c.Policy, client.Checkpoint{Size: old.Size, Hash: old.Hash}, cp)

@@ -176,3 +176,60 @@ func results(rep *Report) map[string]Result {
 	}
 	return m
 }
+
+// When the log grew by a few entries, only the packages they name are
+// decided again; when it grew by more tiles than there are installed
+// packages, every package is looked up instead of reading the entries.
+func TestCheckReadsEntriesOrLooksUp(t *testing.T) {
+	w := newWorld(t)
+	hello := w.deb(t, "hello", "2.10-3", "hello")
+	w.submit(t, "alice", build("hello", "2.10-3", "", hello))
+	px := newCounter(t, w.log.URL)
+	p := w.policy(t, px.URL)
+	status := filepath.Join(w.dir, "status")
+	lists := filepath.Join(w.dir, "lists")
+	statusOf(t, status, keyOf(hello))
+	listsOf(t, lists, hello)
+	c := &Checker{Policy: p, Status: status, Lists: lists}
+	if rep := mustCheck(t, c); rep.Decided != 1 || rep.Counts[Insufficient] != 1 {
+		t.Fatalf("first check: %+v", rep)
+	}
+
+	unrelated := func(prefix string, n int) [][]byte {
+		var recs [][]byte
+		for i := range n {
+			name := fmt.Sprintf("%s%d", prefix, i)
+			b := build(name, "1.0", "")
+			b.Debs = append(b.Debs, prooftestDeb(name, fmt.Sprintf("%064x", i)))
+			recs = append(recs, recordOf(t, w, b))
+		}
+		return recs
+	}
+	w.submitAll(t, unrelated("few", 3))
+	px.take()
+	if rep := mustCheck(t, c); rep.Decided != 0 {
+		t.Errorf("three unrelated entries: decided %d", rep.Decided)
+	}
+	if hits := px.take(); hits["/lookup"] != 0 || hits["/tile/entries/000.p/4"] != 1 {
+		t.Errorf("three unrelated entries: requests %v", hits)
+	}
+
+	w.submitAll(t, unrelated("many", 300))
+	px.take()
+	if rep := mustCheck(t, c); rep.Decided != 1 || rep.Checkpoint.Size != 304 {
+		t.Errorf("300 unrelated entries: decided %d at size %d", rep.Decided, rep.Checkpoint.Size)
+	}
+	if hits := px.take(); hits["/lookup"] != 1 || len(hitsUnder(hits, "/tile/entries/001")) != 0 {
+		t.Errorf("300 unrelated entries: requests %v", hits)
+	}
+}
+
+func hitsUnder(hits map[string]int, prefix string) []string {
+	var out []string
+	for p := range hits {
+		if strings.HasPrefix(p, prefix) {
+			out = append(out, p)
+		}
+	}
+	return out
+}

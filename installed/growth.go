@@ -41,11 +41,16 @@ func touched(ctx context.Context, p *client.Policy, old, cp client.Checkpoint) (
 		return nil, err
 	}
 	prover := proofs.NewProver(fetcher)
-	ctx, cancel := context.WithTimeout(ctx, p.Timeout)
-	defer cancel()
-	if _, err := prover.Consistency(ctx, cp.Tree(), old.Tree()); err != nil {
+	cctx, cancel := context.WithTimeout(ctx, p.Timeout)
+	_, err = prover.Consistency(cctx, cp.Tree(), old.Tree())
+	cancel()
+	if err != nil {
 		return nil, fmt.Errorf("%w: %w", client.ErrLog, err)
 	}
+	// Reading entries is bounded per request and per entry (every request
+	// by the HTTP client's timeout, the wait for each next entry by the
+	// torchwood client's), not as a whole: a log that grew a lot takes
+	// longer to read, not forever.
 	c, err := torchwood.NewClient(prover, torchwood.WithTimeout(p.Timeout))
 	if err != nil {
 		return nil, err

@@ -207,3 +207,11 @@ func fetchBundle(t testing.TB, p *client.Policy, d debtest.Deb) []byte {
 	}
 	return bs[0].Marshal()
 }
+
+func prooftestDeb(name, sum string) prooftest.Deb {
+	return prooftest.Deb{Package: name, Arch: "amd64", SHA256: sum, Size: 1}
+}
+
+func recordOf(t testing.TB, w *world, b prooftest.Build) []byte {
+	return prooftest.Record(t, w.signers["mallory"], b)
+}

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"syscall"
+
+	"modernc.org/sqlite"
 )
 
 // ServeHTTP serves the C2SP tlog-witness API:
@@ -16,7 +19,8 @@ import (
 // valid signature of the log, 404 unknown origin, 409 with Content-Type
 // text/x.tlog.size and the held size when the old size is not the held one,
 // 409 (text/plain) when the checkpoint has the held size but another root
-// hash, 413 body too large, 422 bad consistency proof.
+// hash, 413 body too large, 422 bad consistency proof; and 503 with
+// Retry-After while its storage is full or cannot be written.
 func (w *Witness) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != "/add-checkpoint" {
 		http.NotFound(rw, r)
@@ -60,6 +64,11 @@ func (w *Witness) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		status = http.StatusConflict
 	case errors.Is(err, errBadProof):
 		status = http.StatusUnprocessableEntity
+	case storageUnavailable(err):
+		w.log.ErrorContext(r.Context(), "add-checkpoint failed: storage full or unwritable", "error", err)
+		rw.Header().Set("Retry-After", "10")
+		http.Error(rw, "the witness's storage is full or cannot be written: nothing was cosigned, retry later", http.StatusServiceUnavailable)
+		return
 	default:
 		w.log.ErrorContext(r.Context(), "add-checkpoint failed", "error", err)
 		http.Error(rw, "internal error", http.StatusInternalServerError)
@@ -69,4 +78,23 @@ func (w *Witness) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		http.Error(rw, err.Error(), status)
 	}
 	w.log.InfoContext(r.Context(), "refused add-checkpoint", "status", status, "reason", err, "remote", r.RemoteAddr)
+}
+
+// storageUnavailable reports whether err means that the state cannot be
+// written now (disk full, read-only or failing file system): a condition
+// the operator can fix, so the log should retry.
+func storageUnavailable(err error) bool {
+	for _, e := range []error{syscall.ENOSPC, syscall.EDQUOT, syscall.EROFS, syscall.EIO} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case 8, 10, 13, 14: // SQLITE_READONLY, SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN
+			return true
+		}
+	}
+	return false
 }

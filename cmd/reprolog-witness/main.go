@@ -84,6 +84,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%s lists no logs to witness (add \"log <vkey> [<url>]\" lines)", *policyFile)
 	}
 
+	if err := checkWritable(*data); err != nil {
+		return err
+	}
 	keyPath := filepath.Join(*data, "witness.key")
 	signer, newKey, err := openKey(*data, *name)
 	if err != nil {
@@ -224,6 +227,23 @@ func printEvidence(ctx context.Context, args []string, stdout, stderr io.Writer)
 		if err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// checkWritable creates dir if needed and makes sure files can be created
+// in it: a witness that cannot record what it cosigns must not start.
+func checkWritable(dir string) error {
+	err := os.MkdirAll(dir, 0o700)
+	if err == nil {
+		var f *os.File
+		if f, err = os.CreateTemp(dir, ".probe-*"); err == nil {
+			f.Close()
+			err = os.Remove(f.Name())
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("data directory %s is not writable: %w", dir, err)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/reprolog/reprolog/statement"
@@ -19,12 +20,49 @@ type keyed struct {
 // maxEvidence bounds the other entries a finding names.
 const maxEvidence = 16
 
+// batchSQL holds the statements one batch runs for every entry, prepared
+// once on its transaction.
+type batchSQL struct {
+	insertEntry, insertBinary, insertSource *sql.Stmt
+	binaries, sources, entry                *sql.Stmt
+}
+
+func prepare(ctx context.Context, tx *sql.Tx) (*batchSQL, error) {
+	q := &batchSQL{}
+	for _, s := range []struct {
+		stmt **sql.Stmt
+		text string
+	}{
+		{&q.insertEntry, `INSERT INTO entries (idx, status, builder, record, statement) VALUES (?, ?, ?, ?, ?)`},
+		{&q.insertBinary, `INSERT INTO binaries (package, version, arch, inputs, sha256, builder, idx, verified) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&q.insertSource, `INSERT INTO sources (source, source_version, version, dsc, idx, verified) VALUES (?, ?, ?, ?, ?, ?)`},
+		{&q.binaries, `SELECT inputs, sha256, builder, idx FROM binaries WHERE package = ? AND version = ? AND arch = ? AND verified = 1 ORDER BY idx`},
+		{&q.sources, `SELECT dsc, idx FROM sources WHERE source = ? AND source_version = ? AND verified = 1 AND dsc <> '' ORDER BY idx`},
+		{&q.entry, `SELECT statement, builder, record FROM entries WHERE idx = ?`},
+	} {
+		st, err := tx.PrepareContext(ctx, s.text)
+		if err != nil {
+			q.close()
+			return nil, err
+		}
+		*s.stmt = st
+	}
+	return q, nil
+}
+
+func (q *batchSQL) close() {
+	for _, s := range []*sql.Stmt{q.insertEntry, q.insertBinary, q.insertSource, q.binaries, q.sources, q.entry} {
+		if s != nil {
+			s.Close()
+		}
+	}
+}
+
 // learn records entry idx, whose statement is st and whose record check
 // gave status, and returns the conflicts it reveals. Only verified entries
 // are compared.
-func learn(ctx context.Context, tx *sql.Tx, idx int64, st *statement.Statement, status string) ([]keyed, error) {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO entries (idx, status, builder, record, statement) VALUES (?, ?, ?, ?, ?)`,
-		idx, status, st.Builder, st.Record, st.Marshal()); err != nil {
+func learn(ctx context.Context, q *batchSQL, idx int64, st *statement.Statement, status string) ([]keyed, error) {
+	if _, err := q.insertEntry.ExecContext(ctx, idx, status, st.Builder, st.Record, st.Marshal()); err != nil {
 		return nil, err
 	}
 	verified := status == statusVerified
@@ -37,159 +75,169 @@ func learn(ctx context.Context, tx *sql.Tx, idx int64, st *statement.Statement, 
 		}
 		seen[k] = true
 		if verified {
-			fs, err := binaryConflicts(ctx, tx, idx, st, f)
+			fs, err := binaryConflicts(ctx, q, idx, st, f)
 			if err != nil {
 				return nil, err
 			}
 			found = append(found, fs...)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO binaries (package, version, arch, inputs, sha256, builder, idx, verified) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			f.Package, f.Version, f.Arch, st.Inputs, f.SHA256, st.Builder, idx, verified); err != nil {
+		if _, err := q.insertBinary.ExecContext(ctx, f.Package, f.Version, f.Arch, st.Inputs, f.SHA256, st.Builder, idx, verified); err != nil {
 			return nil, err
 		}
 	}
 	dsc, _ := st.DSC()
 	if verified && dsc.SHA256 != "" {
-		fs, err := sourceConflicts(ctx, tx, idx, st, dsc)
+		fs, err := sourceConflicts(ctx, q, idx, st, dsc)
 		if err != nil {
 			return nil, err
 		}
 		found = append(found, fs...)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO sources (source, source_version, version, dsc, idx, verified) VALUES (?, ?, ?, ?, ?, ?)`,
-		st.Source, st.SourceVersion, st.Version, dsc.SHA256, idx, verified); err != nil {
+	if _, err := q.insertSource.ExecContext(ctx, st.Source, st.SourceVersion, st.Version, dsc.SHA256, idx, verified); err != nil {
 		return nil, err
 	}
 	return found, nil
+}
+
+// build is one verified report of a binary package.
+type build struct {
+	inputs, sha, builder string
+	idx                  int64
 }
 
 // binaryConflicts compares the binary f of a new verified statement with
-// the verified statements before it.
-func binaryConflicts(ctx context.Context, tx *sql.Tx, idx int64, st *statement.Statement, f statement.File) ([]keyed, error) {
-	group := []any{f.Package, f.Version, f.Arch}
-	inGroup := `package = ? AND version = ? AND arch = ? AND verified = 1`
-	newPair, err := none(ctx, tx, `SELECT 1 FROM binaries WHERE `+inGroup+` AND inputs = ? AND sha256 = ? AND builder = ? LIMIT 1`,
-		append(group, st.Inputs, f.SHA256, st.Builder)...)
+// the verified statements before it, all read at once: one binary package
+// has a handful of builds.
+func binaryConflicts(ctx context.Context, q *batchSQL, idx int64, st *statement.Statement, f statement.File) ([]keyed, error) {
+	rows, err := q.binaries.QueryContext(ctx, f.Package, f.Version, f.Arch)
 	if err != nil {
 		return nil, err
 	}
-	self := entryOf(idx, st, f.SHA256)
-	base := Finding{Package: f.Package, Version: f.Version, Arch: f.Arch}
-	name := fmt.Sprintf("%s %s %s", f.Package, f.Version, f.Arch)
-	var found []keyed
-	if newPair {
-		// The same builder, the same inputs, another hash.
-		others, err := earliest(ctx, tx, `SELECT builder, sha256, inputs, MIN(idx) FROM binaries WHERE `+inGroup+
-			` AND inputs = ? AND builder = ? AND sha256 <> ? GROUP BY sha256 ORDER BY MIN(idx) LIMIT ?`,
-			append(group, st.Inputs, st.Builder, f.SHA256, maxEvidence)...)
-		if err != nil {
-			return nil, err
-		}
-		if len(others) > 0 {
-			k := base
-			k.Kind = SelfContradiction
-			k.Summary = fmt.Sprintf("builder %s contradicts itself on %s built from the same inputs: %s, and before %s",
-				st.Builder, name, short(f.SHA256), hashes(others))
-			k.Entries = append([]Entry{self}, others...)
-			found = append(found, keyed{strings.Join([]string{string(SelfContradiction), name, st.Inputs, st.Builder, f.SHA256}, " "), k})
-		}
-		// Other builders, the same inputs, another hash.
-		others, err = earliest(ctx, tx, `SELECT builder, sha256, inputs, MIN(idx) FROM binaries WHERE `+inGroup+
-			` AND inputs = ? AND builder <> ? AND sha256 <> ? GROUP BY builder, sha256 ORDER BY MIN(idx) LIMIT ?`,
-			append(group, st.Inputs, st.Builder, f.SHA256, maxEvidence)...)
-		if err != nil {
-			return nil, err
-		}
-		if len(others) > 0 {
-			k := base
-			k.Kind = Disagreement
-			k.Summary = fmt.Sprintf("builders disagree on %s built from the same inputs: %s has %s; %s",
-				name, st.Builder, short(f.SHA256), builderHashes(others))
-			k.Entries = append([]Entry{self}, others...)
-			found = append(found, keyed{strings.Join([]string{string(Disagreement), name, st.Inputs, st.Builder, f.SHA256}, " "), k})
-		}
-	}
-	// Other inputs, another hash: is this output new for these inputs?
-	newOutput, err := none(ctx, tx, `SELECT 1 FROM binaries WHERE `+inGroup+` AND inputs = ? AND sha256 = ? LIMIT 1`,
-		append(group, st.Inputs, f.SHA256)...)
-	if err != nil || !newOutput {
-		return found, err
-	}
-	others, err := earliest(ctx, tx, `SELECT builder, sha256, inputs, MIN(idx) FROM binaries WHERE `+inGroup+
-		` AND inputs <> ? AND sha256 <> ? GROUP BY inputs, sha256 ORDER BY MIN(idx) LIMIT ?`,
-		append(group, st.Inputs, f.SHA256, maxEvidence)...)
-	if err != nil {
-		return nil, err
-	}
-	if len(others) > 0 {
-		k := base
-		k.Kind = Drift
-		k.Summary = fmt.Sprintf("%s built from other inputs gives another file: inputs %s give %s; %s",
-			name, short(st.Inputs), short(f.SHA256), inputHashes(others))
-		k.Entries = append([]Entry{self}, others...)
-		found = append(found, keyed{strings.Join([]string{string(Drift), name, st.Inputs, f.SHA256}, " "), k})
-	}
-	return found, nil
-}
-
-// sourceConflicts looks for another .dsc of the same source version.
-func sourceConflicts(ctx context.Context, tx *sql.Tx, idx int64, st *statement.Statement, dsc statement.File) ([]keyed, error) {
-	isNew, err := none(ctx, tx, `SELECT 1 FROM sources WHERE source = ? AND source_version = ? AND dsc = ? AND verified = 1 LIMIT 1`,
-		st.Source, st.SourceVersion, dsc.SHA256)
-	if err != nil || !isNew {
-		return nil, err
-	}
-	others, err := earliest(ctx, tx, `SELECT '', dsc, '', MIN(idx) FROM sources WHERE source = ? AND source_version = ? AND verified = 1
-		AND dsc <> ? AND dsc <> '' GROUP BY dsc ORDER BY MIN(idx) LIMIT ?`, st.Source, st.SourceVersion, dsc.SHA256, maxEvidence)
-	if err != nil || len(others) == 0 {
-		return nil, err
-	}
-	name := st.Source + " " + st.SourceVersion
-	k := Finding{Kind: SourceChanged, Source: st.Source, SourceVersion: st.SourceVersion,
-		Summary: fmt.Sprintf("source %s was built from two different .dsc files: %s %s, and before %s",
-			name, dsc.Name, short(dsc.SHA256), hashes(others)),
-		Entries: append([]Entry{entryOf(idx, st, dsc.SHA256)}, others...)}
-	return []keyed{{strings.Join([]string{string(SourceChanged), name, dsc.SHA256}, " "), k}}, nil
-}
-
-func none(ctx context.Context, tx *sql.Tx, q string, args ...any) (bool, error) {
-	var one int
-	err := tx.QueryRowContext(ctx, q, args...).Scan(&one)
-	if err == sql.ErrNoRows {
-		return true, nil
-	}
-	return false, err
-}
-
-// earliest runs a query answering (builder, sha256, inputs, idx) rows and
-// returns them as entries, with their statements.
-func earliest(ctx context.Context, tx *sql.Tx, q string, args ...any) ([]Entry, error) {
-	rows, err := tx.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	var out []Entry
+	var before []build
 	for rows.Next() {
-		var e Entry
-		if err := rows.Scan(&e.Builder, &e.SHA256, &e.Inputs, &e.Index); err != nil {
+		var b build
+		if err := rows.Scan(&b.inputs, &b.sha, &b.builder, &b.idx); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		out = append(out, e)
+		before = append(before, b)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	for i := range out {
-		var st []byte
-		if err := tx.QueryRowContext(ctx, `SELECT statement, builder, record FROM entries WHERE idx = ?`, out[i].Index).
-			Scan(&st, &out[i].Builder, &out[i].Record); err != nil {
+	me := build{inputs: st.Inputs, sha: f.SHA256, builder: st.Builder, idx: idx}
+	// earliest picks, for each distinct key, the first build that matches.
+	earliest := func(match func(build) bool, key func(build) string) []build {
+		var out []build
+		seen := map[string]bool{}
+		for _, b := range before {
+			if match(b) && !seen[key(b)] && len(out) < maxEvidence {
+				seen[key(b)] = true
+				out = append(out, b)
+			}
+		}
+		return out
+	}
+	has := func(match func(build) bool) bool { return slices.ContainsFunc(before, match) }
+	name := fmt.Sprintf("%s %s %s", f.Package, f.Version, f.Arch)
+	var found []keyed
+	report := func(kind Kind, key []string, summary string, others []build) error {
+		k := Finding{Kind: kind, Package: f.Package, Version: f.Version, Arch: f.Arch, Summary: summary}
+		k.Entries = []Entry{entryOf(idx, st, f.SHA256)}
+		for _, b := range others {
+			e := Entry{Index: b.idx, Builder: b.builder, SHA256: b.sha, Inputs: b.inputs}
+			if err := statementOf(ctx, q, &e); err != nil {
+				return err
+			}
+			k.Entries = append(k.Entries, e)
+		}
+		found = append(found, keyed{strings.Join(append([]string{string(kind), name}, key...), " "), k})
+		return nil
+	}
+	if !has(func(b build) bool { return b.inputs == me.inputs && b.sha == me.sha && b.builder == me.builder }) {
+		// The same builder, the same inputs, another hash.
+		self := earliest(func(b build) bool { return b.inputs == me.inputs && b.builder == me.builder && b.sha != me.sha },
+			func(b build) string { return b.sha })
+		if len(self) > 0 {
+			if err := report(SelfContradiction, []string{me.inputs, me.builder, me.sha},
+				fmt.Sprintf("builder %s contradicts itself on %s built from the same inputs: %s, and before %s",
+					me.builder, name, short(me.sha), buildHashes(self)), self); err != nil {
+				return nil, err
+			}
+		}
+		// Other builders, the same inputs, another hash.
+		others := earliest(func(b build) bool { return b.inputs == me.inputs && b.builder != me.builder && b.sha != me.sha },
+			func(b build) string { return b.builder + " " + b.sha })
+		if len(others) > 0 {
+			if err := report(Disagreement, []string{me.inputs, me.builder, me.sha},
+				fmt.Sprintf("builders disagree on %s built from the same inputs: %s has %s; %s",
+					name, me.builder, short(me.sha), builderHashes(others)), others); err != nil {
+				return nil, err
+			}
+		}
+	}
+	// Other inputs, another hash, and this output new for these inputs.
+	if !has(func(b build) bool { return b.inputs == me.inputs && b.sha == me.sha }) {
+		drift := earliest(func(b build) bool { return b.inputs != me.inputs && b.sha != me.sha },
+			func(b build) string { return b.inputs + " " + b.sha })
+		if len(drift) > 0 {
+			if err := report(Drift, []string{me.inputs, me.sha},
+				fmt.Sprintf("%s built from other inputs gives another file: inputs %s give %s; %s",
+					name, short(me.inputs), short(me.sha), inputHashes(drift)), drift); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return found, nil
+}
+
+// sourceConflicts looks for another .dsc of the same source version.
+func sourceConflicts(ctx context.Context, q *batchSQL, idx int64, st *statement.Statement, dsc statement.File) ([]keyed, error) {
+	rows, err := q.sources.QueryContext(ctx, st.Source, st.SourceVersion)
+	if err != nil {
+		return nil, err
+	}
+	var others []Entry
+	seen := map[string]bool{}
+	known := false
+	for rows.Next() {
+		var e Entry
+		if err := rows.Scan(&e.SHA256, &e.Index); err != nil {
+			rows.Close()
 			return nil, err
 		}
-		out[i].Statement = string(st)
+		known = known || e.SHA256 == dsc.SHA256
+		if e.SHA256 != dsc.SHA256 && !seen[e.SHA256] && len(others) < maxEvidence {
+			seen[e.SHA256] = true
+			others = append(others, e)
+		}
 	}
-	return out, nil
+	rows.Close()
+	if err := rows.Err(); err != nil || known || len(others) == 0 {
+		return nil, err
+	}
+	for i := range others {
+		if err := statementOf(ctx, q, &others[i]); err != nil {
+			return nil, err
+		}
+	}
+	name := st.Source + " " + st.SourceVersion
+	k := Finding{Kind: SourceChanged, Source: st.Source, SourceVersion: st.SourceVersion,
+		Summary: fmt.Sprintf("source %s was built from two different .dsc files: %s %s, and before %s",
+			name, dsc.Name, short(dsc.SHA256), entryHashes(others)),
+		Entries: append([]Entry{entryOf(idx, st, dsc.SHA256)}, others...)}
+	return []keyed{{strings.Join([]string{string(SourceChanged), name, dsc.SHA256}, " "), k}}, nil
+}
+
+// statementOf fills in e's statement, builder and record from the state.
+func statementOf(ctx context.Context, q *batchSQL, e *Entry) error {
+	var st []byte
+	if err := q.entry.QueryRowContext(ctx, e.Index).Scan(&st, &e.Builder, &e.Record); err != nil {
+		return err
+	}
+	e.Statement = string(st)
+	return nil
 }
 
 func entryOf(idx int64, st *statement.Statement, sha string) Entry {
@@ -204,7 +252,7 @@ func short(h string) string {
 	return h
 }
 
-func hashes(es []Entry) string {
+func entryHashes(es []Entry) string {
 	var s []string
 	for _, e := range es {
 		s = append(s, fmt.Sprintf("%s (entry %d)", short(e.SHA256), e.Index))
@@ -212,18 +260,26 @@ func hashes(es []Entry) string {
 	return strings.Join(s, ", ")
 }
 
-func builderHashes(es []Entry) string {
+func buildHashes(bs []build) string {
 	var s []string
-	for _, e := range es {
-		s = append(s, fmt.Sprintf("%s has %s (entry %d)", e.Builder, short(e.SHA256), e.Index))
+	for _, b := range bs {
+		s = append(s, fmt.Sprintf("%s (entry %d)", short(b.sha), b.idx))
+	}
+	return strings.Join(s, ", ")
+}
+
+func builderHashes(bs []build) string {
+	var s []string
+	for _, b := range bs {
+		s = append(s, fmt.Sprintf("%s has %s (entry %d)", b.builder, short(b.sha), b.idx))
 	}
 	return strings.Join(s, "; ")
 }
 
-func inputHashes(es []Entry) string {
+func inputHashes(bs []build) string {
 	var s []string
-	for _, e := range es {
-		s = append(s, fmt.Sprintf("inputs %s give %s (entry %d)", short(e.Inputs), short(e.SHA256), e.Index))
+	for _, b := range bs {
+		s = append(s, fmt.Sprintf("inputs %s give %s (entry %d)", short(b.inputs), short(b.sha), b.idx))
 	}
 	return strings.Join(s, "; ")
 }

@@ -99,6 +99,11 @@ func (a *Auditor) process(ctx context.Context, batch []raw, signed []byte, res *
 		return err
 	}
 	defer tx.Rollback()
+	q, err := prepare(ctx, tx)
+	if err != nil {
+		return err
+	}
+	defer q.close()
 	var (
 		found []keyed
 		valid []*statement.Statement
@@ -107,15 +112,14 @@ func (a *Auditor) process(ctx context.Context, batch []raw, signed []byte, res *
 		st, c := sts[i], checks[i]
 		if st == nil {
 			_, perr := statement.Parse(r.data)
-			if _, err := tx.ExecContext(ctx, `INSERT INTO entries (idx, status, builder, record, statement) VALUES (?, ?, '', '', ?)`,
-				r.idx, ProblemBadEntry, r.data); err != nil {
+			if _, err := q.insertEntry.ExecContext(ctx, r.idx, ProblemBadEntry, "", "", r.data); err != nil {
 				return err
 			}
 			found = append(found, entryProblem(r.idx, nil, check{ProblemBadEntry, perr.Error()}, r.data))
 			continue
 		}
 		valid = append(valid, st)
-		fs, err := learn(ctx, tx, r.idx, st, c.status)
+		fs, err := learn(ctx, q, r.idx, st, c.status)
 		if err != nil {
 			return err
 		}

@@ -391,7 +391,8 @@ func TestRevokedKey(t *testing.T) {
 func TestBadEntry(t *testing.T) {
 	s := startSmall(t)
 	s.log.Stop()
-	ctx := context.Background()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	driver, err := posix.New(ctx, posix.Config{Path: filepath.Join(s.log.Dir, rlog.TilesDir)})
 	if err != nil {
 		t.Fatal(err)

@@ -117,9 +117,9 @@ func ReadReport(ctx context.Context, dir string) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	var cur []build
+	var cur []pkgBuild
 	for rows.Next() {
-		var b build
+		var b pkgBuild
 		if err := rows.Scan(&b.pkg, &b.version, &b.arch, &b.inputs, &b.sha, &b.builder); err != nil {
 			rows.Close()
 			return nil, err
@@ -155,11 +155,11 @@ func ReadReport(ctx context.Context, dir string) (*Report, error) {
 	return r, src.Err()
 }
 
-// build is one verified report of a binary package.
-type build struct{ pkg, version, arch, inputs, sha, builder string }
+// pkgBuild is one verified report of a binary package.
+type pkgBuild struct{ pkg, version, arch, inputs, sha, builder string }
 
 // packageStatus sums up the builds of one package, in log order.
-func packageStatus(bs []build) PackageStatus {
+func packageStatus(bs []pkgBuild) PackageStatus {
 	p := PackageStatus{Package: bs[0].pkg, Version: bs[0].version, Arch: bs[0].arch}
 	byHash := map[string]map[string]bool{}
 	var order []string

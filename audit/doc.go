@@ -30,6 +30,7 @@
 // Every finding carries its evidence: the entries (index, statement,
 // record hash) and the signed checkpoint they were read against, or the
 // two signed checkpoints that conflict, so that anyone can check it
-// against the log without trusting the auditor. Report summarizes the
-// state per binary package.
+// against the log without trusting the auditor. ReadReport summarizes the
+// state per binary package. FINDINGS.md, next to this file, describes the
+// findings' JSON and the state directory.
 package audit

@@ -35,6 +35,9 @@ type check struct {
 // and that it derives exactly st. The error is for failures to fetch;
 // what the log got wrong is in the check.
 func (a *Auditor) checkRecord(ctx context.Context, st *statement.Statement) (check, error) {
+	if st.RecordSize > pgp.MaxRecordSize {
+		return check{ProblemRecordInvalid, fmt.Sprintf("the statement names a record of %d bytes, larger than any record", st.RecordSize)}, nil
+	}
 	record, err := a.api.get(ctx, "/record/"+st.Record, max(st.RecordSize, 1))
 	switch {
 	case errors.Is(err, errNotFound), errors.Is(err, errRefused):

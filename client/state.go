@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/reprolog/reprolog/internal/atomicfile"
 )
 
 // State is what a machine remembers in its State-Dir: the newest
@@ -74,7 +76,7 @@ func (s *State) Checkpoint() ([]byte, error) {
 
 // Store replaces the stored checkpoint, atomically and durably.
 func (s *State) Store(signed []byte) error {
-	if err := writeFile(s.dir, "checkpoint", signed); err != nil {
+	if err := atomicfile.Write(filepath.Join(s.dir, "checkpoint"), signed, 0o644); err != nil {
 		return fmt.Errorf("state: storing the checkpoint: %w", err)
 	}
 	return nil
@@ -93,43 +95,10 @@ func (s *State) Fork(old, new []byte, why error) error {
 		name string
 		data []byte
 	}{{"fork-" + stamp + "-seen.checkpoint", old}, {"fork-" + stamp + "-new.checkpoint", new}} {
-		if err := writeFile(dir, f.name, f.data); err != nil {
+		if err := atomicfile.Write(filepath.Join(dir, f.name), f.data, 0o644); err != nil {
 			return errors.Join(e, fmt.Errorf("state: keeping evidence: %w", err))
 		}
 		e.Files = append(e.Files, filepath.Join(dir, f.name))
 	}
 	return e
-}
-
-// writeFile writes name in dir through a temporary file, fsync and rename,
-// then syncs dir, so that a crash leaves the old or the new file whole.
-func writeFile(dir, name string, data []byte) error {
-	f, err := os.CreateTemp(dir, "."+name+".*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp, 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, name))
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

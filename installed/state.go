@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/reprolog/reprolog/client"
+
+	"github.com/reprolog/reprolog/internal/atomicfile"
 )
 
 const (
@@ -94,46 +96,10 @@ func saveState(dir string, st *checkState, read []byte) error {
 	if bytes.Equal(data, read) {
 		return nil
 	}
-	if err := writeAtomic(dir, stateName, data); err != nil {
+	if err := writeState(dir, data); err != nil {
 		return fmt.Errorf("state: %w", err)
 	}
 	return nil
-}
-
-// writeAtomic writes name in dir through a temporary file, fsync and
-// rename, so that a crash leaves the old or the new file whole.
-func writeAtomic(dir, name string, data []byte) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, "."+name+".*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp, 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, name))
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // lockFile takes an exclusive lock on name in dir, waiting for other
@@ -154,4 +120,12 @@ func lockFile(dir, name string) (unlock func(), err error) {
 		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		f.Close()
 	}, nil
+}
+
+// writeState replaces the state file, creating its directory if needed.
+func writeState(dir string, data []byte) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return atomicfile.Write(filepath.Join(dir, stateName), data, 0o644)
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"golang.org/x/mod/sumdb/note"
+
+	"github.com/reprolog/reprolog/internal/atomicfile"
 )
 
 // Key file names in the data directory.
@@ -71,47 +73,13 @@ func createKey(skeyPath, vkeyPath, origin string) (note.Signer, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("log origin %q: %v", origin, err)
 	}
-	if err := writeFileSync(vkeyPath, []byte(vkey+"\n"), 0o644); err != nil {
+	if err := atomicfile.Write(vkeyPath, []byte(vkey+"\n"), 0o644); err != nil {
 		return nil, "", err
 	}
 	// The signer key is written last: its presence marks a complete key.
-	if err := writeFileSync(skeyPath, []byte(skey+"\n"), 0o600); err != nil {
+	if err := atomicfile.Write(skeyPath, []byte(skey+"\n"), 0o600); err != nil {
 		return nil, "", err
 	}
 	signer, err := note.NewSigner(skey)
 	return signer, vkey, err
-}
-
-// writeFileSync writes a file through a temporary name, syncs it and
-// renames it into place, so that a crash never leaves half a file.
-func writeFileSync(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path))
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

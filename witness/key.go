@@ -12,6 +12,8 @@ import (
 
 	"filippo.io/torchwood"
 	"golang.org/x/mod/sumdb/note"
+
+	"github.com/reprolog/reprolog/internal/atomicfile"
 )
 
 // A witness key file holds one line: an Ed25519 signed-note signer key,
@@ -45,7 +47,7 @@ func GenerateKey(path, name string) (*torchwood.CosignatureSigner, error) {
 		err = cerr
 	}
 	if err == nil {
-		err = syncDir(filepath.Dir(path))
+		err = atomicfile.SyncDir(filepath.Dir(path))
 	}
 	if err != nil {
 		os.Remove(path)
@@ -92,13 +94,4 @@ func signerFromSKey(skey string) (*torchwood.CosignatureSigner, error) {
 		return nil, errors.New("malformed signer key")
 	}
 	return torchwood.NewCosignatureSigner(parts[2], ed25519.NewKeyFromSeed(key[1:]))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

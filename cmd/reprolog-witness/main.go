@@ -36,6 +36,8 @@ import (
 
 	"filippo.io/torchwood"
 	"github.com/reprolog/reprolog/witness"
+
+	"github.com/reprolog/reprolog/internal/atomicfile"
 )
 
 func main() {
@@ -108,13 +110,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err := os.Rename(newKey, keyPath); err != nil {
 			return err
 		}
-		if err := syncDir(*data); err != nil {
+		if err := atomicfile.SyncDir(*data); err != nil {
 			return err
 		}
 		lg.Info("created witness key", "path", keyPath, "name", signer.Name())
 	}
 	vkey := signer.Verifier().String()
-	if err := writeFileAtomic(filepath.Join(*data, "witness.pub"), []byte(vkey+"\n"), 0o644); err != nil {
+	if err := atomicfile.Write(filepath.Join(*data, "witness.pub"), []byte(vkey+"\n"), 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, vkey)
@@ -246,23 +248,6 @@ func checkWritable(dir string) error {
 		return fmt.Errorf("data directory %s is not writable: %w", dir, err)
 	}
 	return nil
-}
-
-func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, mode); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 func statusPage(w *witness.Witness, vkey string, logs []witness.LogEntry) http.Handler {

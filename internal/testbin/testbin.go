@@ -134,4 +134,3 @@ func Run(t testing.TB, bin string, args ...string) (stdout, stderr string, code 
 	}
 	return out.String(), errb.String(), 0
 }
-

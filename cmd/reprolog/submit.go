@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -13,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/reprolog/reprolog/statement"
 )
 
 func init() {
@@ -57,13 +61,22 @@ func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			status = 1
 			continue
 		}
-		var res struct{ Index uint64 }
+		var res struct {
+			Index      *uint64
+			Statement  string
+			Checkpoint string
+		}
 		if err := c.post(ctx, "/add", record, &res); err != nil {
 			fmt.Fprintf(stderr, "%s: rejected: %v\n", file, err)
 			status = 1
 			continue
 		}
-		fmt.Fprintf(stdout, "%d %s\n", res.Index, file)
+		if err := checkAck(record, res.Index, res.Statement, res.Checkpoint); err != nil {
+			fmt.Fprintf(stderr, "%s: not acknowledged: %v\n", file, err)
+			status = 1
+			continue
+		}
+		fmt.Fprintf(stdout, "%d %s\n", *res.Index, file)
 	}
 	return status
 }
@@ -94,7 +107,10 @@ func (c *logClient) post(ctx context.Context, path string, body []byte, v any) e
 		}
 		switch {
 		case resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusCreated:
-			return json.Unmarshal(b, v)
+			if err := json.Unmarshal(b, v); err != nil {
+				return fmt.Errorf("the log's answer (%s) is not the JSON of an acknowledgement", resp.Status)
+			}
+			return nil
 		case (resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusTooManyRequests) && attempt < 5:
 			wait, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
 			select {
@@ -110,4 +126,21 @@ func (c *logClient) post(ctx context.Context, path string, body []byte, v any) e
 		}
 		return fmt.Errorf("%s (%s)", e.Error, resp.Status)
 	}
+}
+
+// checkAck checks that a log's answer to POST /add acknowledges this
+// record: it names an index, a checkpoint, and a statement of the record.
+func checkAck(record []byte, index *uint64, entry, checkpoint string) error {
+	if index == nil || entry == "" || checkpoint == "" {
+		return errors.New("the log's answer lacks the index, statement or checkpoint of an acknowledgement")
+	}
+	st, err := statement.Parse([]byte(entry))
+	if err != nil {
+		return fmt.Errorf("the log acknowledged with a malformed statement: %w", err)
+	}
+	sum := sha256.Sum256(record)
+	if st.Record != hex.EncodeToString(sum[:]) {
+		return errors.New("the log acknowledged a statement of another record")
+	}
+	return nil
 }

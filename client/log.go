@@ -47,6 +47,17 @@ func newLogClient(p *Policy) (*logClient, error) {
 	return &logClient{base: p.LogURL, http: hc, tiles: tiles, timeout: p.Timeout}, nil
 }
 
+// NewTileFetcher returns a tlog-tiles reader of the policy's log: every
+// request bounded by the policy's Timeout, every tile body by the largest
+// a tile can be.
+func NewTileFetcher(p *Policy) (*torchwood.TileFetcher, error) {
+	lc, err := newLogClient(p)
+	if err != nil {
+		return nil, err
+	}
+	return lc.tiles, nil
+}
+
 // limitTransport caps the bodies of tile responses, which torchwood reads
 // whole.
 type limitTransport struct{ rt http.RoundTripper }

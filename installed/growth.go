@@ -2,11 +2,7 @@ package installed
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"strings"
 
 	"filippo.io/torchwood"
 
@@ -14,12 +10,6 @@ import (
 	"github.com/reprolog/reprolog/client"
 	"github.com/reprolog/reprolog/proofs"
 	"github.com/reprolog/reprolog/statement"
-)
-
-// Largest tile bodies the log may send.
-const (
-	maxHashTile  = 32 << torchwood.TileHeight
-	maxEntryTile = (2 + statement.MaxSize) << torchwood.TileHeight
 )
 
 // touchKey names the binary packages a statement is about: version
@@ -34,9 +24,7 @@ func touchKeyOf(k Key) touchKey {
 // the entries the log appended in between (each checked against cp),
 // and returns the binary packages their statements name.
 func touched(ctx context.Context, p *client.Policy, old, cp client.Checkpoint) (map[touchKey]bool, error) {
-	hc := &http.Client{Timeout: p.Timeout, Transport: capTransport{http.DefaultTransport}}
-	fetcher, err := torchwood.NewTileFetcher(p.LogURL+"/", torchwood.WithHTTPClient(hc),
-		torchwood.WithUserAgent("reprolog"), torchwood.WithConcurrencyLimit(8))
+	fetcher, err := client.NewTileFetcher(p)
 	if err != nil {
 		return nil, err
 	}
@@ -80,39 +68,3 @@ func touched(ctx context.Context, p *client.Policy, old, cp client.Checkpoint) (
 	}
 	return out, nil
 }
-
-// capTransport caps the bodies of tile responses, which torchwood reads
-// whole.
-type capTransport struct{ rt http.RoundTripper }
-
-func (t capTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := t.rt.RoundTrip(req)
-	if err != nil {
-		return nil, err
-	}
-	limit := int64(maxHashTile)
-	if strings.Contains(req.URL.Path, "/tile/entries/") {
-		limit = maxEntryTile
-	}
-	resp.Body = &cappedBody{rc: resp.Body, left: limit}
-	return resp, nil
-}
-
-type cappedBody struct {
-	rc   io.ReadCloser
-	left int64
-}
-
-func (b *cappedBody) Read(p []byte) (int, error) {
-	if int64(len(p)) > b.left+1 {
-		p = p[:b.left+1]
-	}
-	n, err := b.rc.Read(p)
-	b.left -= int64(n)
-	if b.left < 0 {
-		return 0, errors.New("response larger than a tile can be")
-	}
-	return n, err
-}
-
-func (b *cappedBody) Close() error { return b.rc.Close() }

@@ -309,3 +309,17 @@ func TestAuditWitnessPolicy(t *testing.T) {
 		t.Errorf("bad policy: %d %s", code, stderr)
 	}
 }
+
+func TestAuditProgress(t *testing.T) {
+	var b strings.Builder
+	p := newProgress(&b)
+	p.update(audit.Progress{Position: 10, TreeSize: 1000, Processed: 10, Elapsed: time.Second})
+	if b.Len() != 0 {
+		t.Errorf("progress printed at once: %q", b.String())
+	}
+	p.last = time.Now().Add(-time.Minute)
+	p.update(audit.Progress{Position: 250, TreeSize: 1000, Processed: 200, Elapsed: 2 * time.Second})
+	if want := "audit: 250 of 1000 entries (25.0%), 100 entries/s, about 8s left\n"; b.String() != want {
+		t.Errorf("progress line %q, want %q", b.String(), want)
+	}
+}

@@ -16,6 +16,7 @@ import (
 type Store struct {
 	db      *sql.DB
 	dialect dialect
+	batch   *batcher // the writes of each submission, committed together
 }
 
 type dialect struct {
@@ -60,6 +61,10 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	// SQLite writes one transaction at a time. Writers that wait in its
+	// busy handler sleep and retry, and under load give up (SQLITE_BUSY);
+	// on one connection they wait their turn in Go instead.
+	db.SetMaxOpenConns(1)
 	return openStore(ctx, db, sqliteDialect)
 }
 
@@ -79,11 +84,14 @@ func openStore(ctx context.Context, db *sql.DB, d dialect) (*Store, error) {
 			return nil, fmt.Errorf("%s database: %w", d.name, err)
 		}
 	}
-	return &Store{db: db, dialect: d}, nil
+	return &Store{db: db, dialect: d, batch: newBatcher(db)}, nil
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.batch.close()
+	return s.db.Close()
+}
 
 // ErrNotFound is returned for a record or key the store does not hold.
 var ErrNotFound = errors.New("not found")
@@ -120,13 +128,18 @@ func (s *Store) RecordIndex(ctx context.Context, sha string) (int64, error) {
 // AddPending stores a record with no index yet. It reports false when the
 // store already holds the record.
 func (s *Store) AddPending(ctx context.Context, sha string, body []byte) (bool, error) {
-	res, err := s.db.ExecContext(ctx, s.dialect.insertIgnore+` records (sha256, body, idx, created) VALUES (?, ?, NULL, ?)`,
-		sha, body, time.Now().UnixMilli())
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
-	return n == 1, err
+	var added bool
+	err := s.batch.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.dialect.insertIgnore+` records (sha256, body, idx, created) VALUES (?, ?, NULL, ?)`,
+			sha, body, time.Now().UnixMilli())
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		added = n == 1
+		return err
+	})
+	return added, err
 }
 
 // DropPending removes a record that was never logged.
@@ -150,16 +163,18 @@ func (s *Store) DropStalePending(ctx context.Context, before time.Time) (int64, 
 // interrupted submission), it is stored again: a logged record is never
 // missing from the store.
 func (s *Store) SetRecordIndex(ctx context.Context, sha string, body []byte, idx int64) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE records SET idx = ? WHERE sha256 = ? AND idx IS NULL`, idx, sha)
-	if err != nil {
+	return s.batch.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE records SET idx = ? WHERE sha256 = ? AND idx IS NULL`, idx, sha)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, s.dialect.insertIgnore+` records (sha256, body, idx, created) VALUES (?, ?, ?, ?)`,
+			sha, body, idx, time.Now().UnixMilli())
 		return err
-	}
-	if n, err := res.RowsAffected(); err != nil || n == 1 {
-		return err
-	}
-	_, err = s.db.ExecContext(ctx, s.dialect.insertIgnore+` records (sha256, body, idx, created) VALUES (?, ?, ?, ?)`,
-		sha, body, idx, time.Now().UnixMilli())
-	return err
+	})
 }
 
 // Meta reads a named value; "" when unset.

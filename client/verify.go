@@ -86,26 +86,43 @@ func (v *Verifier) decide(b *proofs.Bundle, d Deb) (*Decision, error) {
 	return dec, nil
 }
 
+// Checkpoint fetches the log's checkpoint, verifies it (signature,
+// witnesses, age), proves it consistent with the one kept in State-Dir and
+// returns the newer of the two, which State-Dir now keeps.
+func (v *Verifier) Checkpoint(ctx context.Context) (Checkpoint, error) {
+	_, _, cp, err := v.latest(ctx)
+	return cp, err
+}
+
+// latest is Checkpoint, also returning the log client and prover it used.
+func (v *Verifier) latest(ctx context.Context) (*logClient, *proofs.Prover, Checkpoint, error) {
+	lc, err := newLogClient(v.Policy)
+	if err != nil {
+		return nil, nil, Checkpoint{}, err
+	}
+	prover := proofs.NewProver(lc.tiles)
+	signed, err := lc.checkpoint(ctx)
+	if err != nil {
+		return nil, nil, Checkpoint{}, fmt.Errorf("%w: %w", ErrLog, err)
+	}
+	cp, err := VerifyCheckpoint(v.Policy, signed, v.now())
+	if err != nil {
+		return nil, nil, Checkpoint{}, err
+	}
+	if cp, err = v.advance(ctx, prover, cp); err != nil {
+		return nil, nil, Checkpoint{}, err
+	}
+	return lc, prover, cp, nil
+}
+
 // Fetch gathers from the log a bundle for each target: the verified
 // checkpoint (made consistent with State-Dir), every statement the log
 // lists for the target with its inclusion proof, and the records of the
 // trusted builders. Tiles are read once for all targets.
 func (v *Verifier) Fetch(ctx context.Context, targets []Target) ([]*proofs.Bundle, error) {
 	p := v.Policy
-	lc, err := newLogClient(p)
+	lc, prover, cp, err := v.latest(ctx)
 	if err != nil {
-		return nil, err
-	}
-	prover := proofs.NewProver(lc.tiles)
-	signed, err := lc.checkpoint(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrLog, err)
-	}
-	cp, err := VerifyCheckpoint(p, signed, v.now())
-	if err != nil {
-		return nil, err
-	}
-	if cp, err = v.advance(ctx, prover, cp); err != nil {
 		return nil, err
 	}
 

@@ -106,7 +106,7 @@ func (c *Checker) Check(ctx context.Context) (*Report, error) {
 	}
 
 	v := &client.Verifier{Policy: p, Now: c.Now}
-	cp, err := c.newest(ctx, v)
+	cp, err := v.Checkpoint(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -225,23 +225,6 @@ func (c *Checker) hashes(st *checkState, inst []Installed, prev map[string]Resul
 		}
 	}
 	return results, nil
-}
-
-// newest fetches the log's checkpoint, proves it consistent with the one
-// kept in State-Dir, and returns the newer, which the state keeps.
-func (c *Checker) newest(ctx context.Context, v *client.Verifier) (client.Checkpoint, error) {
-	if _, err := v.Fetch(ctx, nil); err != nil {
-		return client.Checkpoint{}, err
-	}
-	st, err := client.OpenState(c.Policy.StateDir)
-	if err != nil {
-		return client.Checkpoint{}, err
-	}
-	signed, err := st.Checkpoint()
-	if err != nil {
-		return client.Checkpoint{}, err
-	}
-	return client.VerifyCheckpoint(c.Policy, signed, c.now())
 }
 
 // toRedo returns the indices of the results to decide again at cp: those

@@ -173,9 +173,10 @@ func (a *Auditor) Sync(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return res, err
 	}
-	v, err := a.verifyCheckpoint(ctx, held, haveHead)
-	res.TreeSize, res.Position, res.Unused = held.Size, held.Next, v.unused
-	tree, signed := v.tree, v.signed
+	// When the log's checkpoint cannot be had, the entries of the one
+	// held are still processed, and the error returned after.
+	v, verr := a.verifyCheckpoint(ctx, held, haveHead)
+	res.TreeSize, res.Position, res.Unused = v.tree.N, held.Next, v.unused
 	if len(v.found) > 0 {
 		if err := a.record(ctx, v.found, nil); err != nil {
 			return res, err
@@ -184,19 +185,18 @@ func (a *Auditor) Sync(ctx context.Context) (*Result, error) {
 			return res, err
 		}
 	}
-	if err != nil {
-		return res, err
+	if v.signed == nil {
+		return res, verr // no checkpoint yet
 	}
-	if !haveHead && tree.N == 0 && signed == nil {
-		return res, nil
-	}
-	if !haveHead || tree.N > held.Size {
-		if err := a.st.adopt(ctx, tree.N, tree.Hash[:], signed); err != nil {
+	if !haveHead || v.tree.N > held.Size {
+		if err := a.st.adopt(ctx, v.tree.N, v.tree.Hash[:], v.signed); err != nil {
 			return res, err
 		}
 	}
-	res.TreeSize = tree.N
-	return res, a.follow(ctx, tree, signed, held.Next, res)
+	if err := a.follow(ctx, v.tree, v.signed, held.Next, res); err != nil {
+		return res, err
+	}
+	return res, verr
 }
 
 // record stores findings in one transaction; with Checkpoint set from

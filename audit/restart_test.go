@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -139,5 +140,27 @@ func TestStateBound(t *testing.T) {
 		if _, err := audit.Open(context.Background(), cfg); err == nil {
 			t.Errorf("Open(%+v) works", cfg)
 		}
+	}
+}
+
+// When the log's checkpoint cannot be fetched, the entries of the one the
+// auditor holds are still audited.
+func TestCheckpointUnavailable(t *testing.T) {
+	s := startSmall(t)
+	s.disagree(t)
+	p := newProxy(t, s.log.URL)
+	var c collector
+	ctx, cancel := context.WithCancel(context.Background())
+	a := openAuditor(t, p.URL, s.log.VKey, t.TempDir(), &c, func(cfg *audit.Config) {
+		cfg.BatchSize = 1
+		cfg.Progress = func(audit.Progress) { cancel() }
+	})
+	if res, err := a.Sync(ctx); err == nil || res.Position != 1 || res.TreeSize != 4 {
+		t.Fatalf("stopped after one batch: %+v, %v", res, err)
+	}
+	p.answer("/checkpoint", nil)
+	res, err := a.Sync(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "checkpoint") || res.Position != 4 || len(c.ofKind(audit.Disagreement)) != 1 {
+		t.Errorf("%+v, %v, %+v", res, err, c.all())
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/reprolog/reprolog/client"
+	"github.com/reprolog/reprolog/internal/debtest"
 	"github.com/reprolog/reprolog/log/logtest"
 	"github.com/reprolog/reprolog/pgp/pgptest"
 	"github.com/reprolog/reprolog/proofs/prooftest"
@@ -58,33 +59,8 @@ func (e *decideEnv) write(name string, data []byte) string {
 // prooftest.Deb that a buildinfo lists for it.
 func (e *decideEnv) deb(pkg, version, content string) (string, prooftest.Deb) {
 	e.t.Helper()
-	root := filepath.Join(e.dir, "root-"+pkg+"-"+content)
-	doc := filepath.Join(root, "usr", "share", "doc", pkg)
-	for _, d := range []string{filepath.Join(root, "DEBIAN"), doc} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			e.t.Fatal(err)
-		}
-	}
-	control := "Package: " + pkg + "\nVersion: " + version + "\nArchitecture: amd64\n" +
-		"Maintainer: Test <test@example.org>\nDescription: a test package\n"
-	if err := os.WriteFile(filepath.Join(root, "DEBIAN", "control"), []byte(control), 0o644); err != nil {
-		e.t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(doc, "README"), []byte(content+"\n"), 0o644); err != nil {
-		e.t.Fatal(err)
-	}
-	out := filepath.Join(e.dir, pkg+"-"+content+".deb")
-	cmd := exec.Command("dpkg-deb", "--root-owner-group", "--build", root, out)
-	cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH=1704067200")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		e.t.Fatalf("dpkg-deb: %v\n%s", err, b)
-	}
-	d, err := client.ReadDeb(out)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	fi, _ := os.Stat(out)
-	return out, prooftest.Deb{Package: pkg, Arch: "amd64", SHA256: d.SHA256, Size: fi.Size()}
+	d := debtest.Build(e.t, filepath.Join(e.dir, "debs-"+content), debtest.Package{Name: pkg, Version: version, Content: content})
+	return d.Path, prooftest.Deb{Package: pkg, Arch: "amd64", SHA256: d.SHA256, Size: d.Size}
 }
 
 // submit has a rebuilder sign a buildinfo listing debs and submits it

@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -80,20 +79,24 @@ func (t limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
+// limitedBody cuts a body after left bytes, the most a tile can be. It ends
+// with EOF, not an error, because torchwood retries a failed read until its
+// context expires; an oversized tile cut at that size fails torchwood's
+// length check, or its check against the tree, at once.
 type limitedBody struct {
 	rc   io.ReadCloser
 	left int64
 }
 
 func (b *limitedBody) Read(p []byte) (int, error) {
-	if int64(len(p)) > b.left+1 {
-		p = p[:b.left+1]
+	if b.left <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
 	}
 	n, err := b.rc.Read(p)
 	b.left -= int64(n)
-	if b.left < 0 {
-		return 0, errors.New("response larger than a tile can be")
-	}
 	return n, err
 }
 

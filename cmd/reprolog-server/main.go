@@ -55,6 +55,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		maxRecord  = fs.Int64("max-record-size", rlog.DefaultMaxRecordSize, "largest record accepted, in bytes")
 		rateLimit  = fs.Float64("rate-limit", 50, "submissions per second each builder may sustain (0: unlimited)")
 		burst      = fs.Int("burst", 500, "submissions each builder may send at once")
+		readHeader = fs.Duration("read-header-timeout", 10*time.Second, "how long a client may take to send a request's headers")
+		readAll    = fs.Duration("read-timeout", 30*time.Second, "how long a client may take to send a whole request, body included")
 		mysqlDSN   = fs.String("mysql", os.Getenv("REPROLOG_MYSQL_DSN"),
 			"keep the log in this MySQL/MariaDB database, user:password@tcp(host:3306)/dbname (default $REPROLOG_MYSQL_DSN); --data then holds only the checkpoint key")
 	)
@@ -105,8 +107,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "reprolog log %s on http://%s\nverifier key: %s\n", s.Origin(), ln.Addr(), s.VerifierKey())
 	srv := &http.Server{
 		Handler:           http.MaxBytesHandler(s.Handler(), 2*cfg.MaxRecordSize),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
+		ReadHeaderTimeout: *readHeader,
+		ReadTimeout:       *readAll,
 		WriteTimeout:      2 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),

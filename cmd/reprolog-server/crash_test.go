@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -15,11 +16,13 @@ import (
 	"time"
 
 	"filippo.io/torchwood"
+	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/rfc6962"
 	"github.com/transparency-dev/tessera/api"
 	tclient "github.com/transparency-dev/tessera/client"
 	"github.com/transparency-dev/tessera/fsck"
 	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/reprolog/reprolog/internal/testbin"
 	"github.com/reprolog/reprolog/pgp/pgptest"
@@ -34,8 +37,11 @@ type ack struct {
 
 // TestCrash kills the server with SIGKILL at random moments while clients
 // submit, twenty times, restarting it each time. Every acknowledged entry
-// must be in the log at its index with its record, the checkpoint must
-// never go backwards, and the log must pass Tessera's fsck.
+// must be in the log at its index with its record and found by a lookup;
+// every checkpoint the log ever published, in an answer or at
+// /checkpoint, must be a prefix of the final tree (it never went back nor
+// forked); no record is logged twice, none is served without being
+// logged; and the log must pass Tessera's fsck.
 func TestCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills and restarts the server twenty times")
@@ -55,10 +61,12 @@ func TestCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var url atomic.Value
-	url.Store(srv.URL)
+	var base atomic.Value
+	base.Store(srv.URL)
 	var maxSize atomic.Int64
 	var backwards atomic.Value
+	var treesMu sync.Mutex
+	trees := map[int64]tlog.Hash{} // every published tree seen
 	observe := func(cp []byte) {
 		n, err := note.Open(cp, note.VerifierList(v))
 		if err != nil {
@@ -70,6 +78,12 @@ func TestCrash(t *testing.T) {
 			backwards.Store(err.Error())
 			return
 		}
+		treesMu.Lock()
+		if h, ok := trees[c.N]; ok && h != c.Hash {
+			backwards.Store(fmt.Sprintf("two checkpoints of size %d with different hashes", c.N))
+		}
+		trees[c.N] = c.Hash
+		treesMu.Unlock()
 		for {
 			m := maxSize.Load()
 			if c.N < m {
@@ -83,21 +97,25 @@ func TestCrash(t *testing.T) {
 	}
 
 	ctx, stop := context.WithCancel(context.Background())
-	var (
-		mu   sync.Mutex
-		acks []ack
-		wg   sync.WaitGroup
-	)
 	const clients = 6
+	var (
+		mu      sync.Mutex
+		acks    []ack
+		working = make([][]byte, clients) // each client's record not yet acknowledged
+		wg      sync.WaitGroup
+	)
 	for c := range clients {
 		wg.Go(func() {
 			for i := 0; ctx.Err() == nil; i++ {
 				version := fmt.Sprintf("Version: 0.1+c%dn%d", c, i)
 				record := signer.ClearSign(t, bytes.Replace(text, []byte("Version: 0.1"), []byte(version), 1))
+				mu.Lock()
+				working[c] = record
+				mu.Unlock()
 				// Retry the same record until the log acknowledges it: a
 				// submission a crash interrupted may or may not be logged.
 				for ctx.Err() == nil {
-					code, body := postTo(url.Load().(string)+"/add", record)
+					code, body := postTo(base.Load().(string)+"/add", record)
 					if code != http.StatusCreated && code != http.StatusOK {
 						time.Sleep(20 * time.Millisecond)
 						continue
@@ -114,6 +132,7 @@ func TestCrash(t *testing.T) {
 					observe([]byte(res.Checkpoint))
 					mu.Lock()
 					acks = append(acks, ack{res.Index, record, res.Statement})
+					working[c] = nil
 					mu.Unlock()
 					break
 				}
@@ -122,7 +141,7 @@ func TestCrash(t *testing.T) {
 	}
 	wg.Go(func() {
 		for ctx.Err() == nil {
-			if code, cp := getFrom(url.Load().(string) + "/checkpoint"); code == http.StatusOK {
+			if code, cp := getFrom(base.Load().(string) + "/checkpoint"); code == http.StatusOK {
 				observe(cp)
 			}
 			time.Sleep(10 * time.Millisecond)
@@ -134,7 +153,7 @@ func TestCrash(t *testing.T) {
 		srv.Cmd.Process.Kill()
 		srv.Cmd.Wait()
 		srv = testbin.StartServer(t, dir)
-		url.Store(srv.URL)
+		base.Store(srv.URL)
 		if b, ok := backwards.Load().(string); ok {
 			t.Fatalf("round %d: %s", round, b)
 		}
@@ -142,6 +161,15 @@ func TestCrash(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	stop()
 	wg.Wait()
+	// One more crash, with no submission running, and the checks run on the
+	// restarted log once it has integrated what it had sequenced.
+	srv.Cmd.Process.Kill()
+	srv.Cmd.Wait()
+	srv = testbin.StartServer(t, dir)
+	time.Sleep(time.Second)
+	if code, cp := getFrom(srv.URL + "/checkpoint"); code == http.StatusOK {
+		observe(cp)
+	}
 	if b, ok := backwards.Load().(string); ok {
 		t.Fatal(b)
 	}
@@ -168,9 +196,62 @@ func TestCrash(t *testing.T) {
 	for _, a := range acks {
 		if a.index >= uint64(len(entries)) || string(entries[a.index]) != a.entry {
 			t.Errorf("acknowledged index %d is not the acknowledged statement", a.index)
+			continue
+		}
+		st, _ := statement.Parse(entries[a.index])
+		_, body := getFrom(srv.URL + "/lookup?source=rbtest&version=" + url.QueryEscape(st.Version) +
+			"&tree_size=" + fmt.Sprint(len(entries)))
+		var found struct{ Indices []uint64 }
+		if json.Unmarshal(body, &found) != nil || len(found.Indices) != 1 || found.Indices[0] != a.index {
+			t.Errorf("lookup of acknowledged entry %d (version %s): %s", a.index, st.Version, body)
 		}
 	}
-	t.Logf("%d acknowledged submissions, %d entries, through 20 SIGKILLs", len(acks), len(entries))
+
+	// Every published tree is a prefix of the final one.
+	published := len(trees)
+	f := compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
+	r := f.NewEmptyRange(0)
+	for i, e := range entries {
+		if err := r.Append(rfc6962.DefaultHasher.HashLeaf(e), nil); err != nil {
+			t.Fatal(err)
+		}
+		if h, ok := trees[int64(i+1)]; ok {
+			root, err := r.GetRootHash(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(root, h[:]) {
+				t.Errorf("the checkpoint published at size %d is not a prefix of the final tree", i+1)
+			}
+			delete(trees, int64(i+1))
+		}
+	}
+	for n := range trees {
+		if n != 0 {
+			t.Errorf("a checkpoint of size %d was published, and the log now has %d entries", n, len(entries))
+		}
+	}
+
+	// A record that is served is logged: the submissions left unanswered
+	// at the end are either logged or, once the restarted log has caught
+	// up, gone.
+	for _, rec := range working {
+		if _, logged := seen[sha256Hex(rec)]; rec == nil || logged {
+			continue
+		}
+		for try := 0; ; try++ {
+			code, _ := getFrom(srv.URL + "/record/" + sha256Hex(rec))
+			if code == http.StatusNotFound {
+				break
+			}
+			if try == 50 {
+				t.Errorf("record %s is served but not logged", sha256Hex(rec))
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	t.Logf("%d acknowledged submissions, %d entries, %d published trees, through 20 SIGKILLs", len(acks), len(entries), published)
 
 	// Tessera's fsck re-derives every tile and the root from the entries.
 	fetcher, err := tclient.NewHTTPFetcher(mustURL(t, srv.URL), nil)

@@ -1,0 +1,204 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/reprolog/reprolog/bench"
+)
+
+const (
+	smallLog     = 10000 // entries of the log the decision, audit and memory rows use
+	probeEntries = 2000  // submissions made to a log before its memory is read
+	fillInterval = 100 * time.Millisecond
+)
+
+// targetBuilds are the builds whose .deb files reprolog verify decides
+// about: one, then a batch of 500.
+var targetBuilds = func() []int {
+	var b []int
+	for i := 100; i <= 600; i++ {
+		b = append(b, i)
+	}
+	return b
+}()
+
+// logRows fills a log of smallLog entries (and of --large entries) and
+// measures decisions, the auditor and the server's memory on it.
+func (b *bencher) logRows(ctx context.Context) ([]bench.Row, error) {
+	w := &bench.World{Sources: 20000, Rebuilders: len(b.fillRebs), ShortFrom: (smallLog + probeEntries) / len(b.fillRebs)}
+	b.progress("building %d .deb files with dpkg-deb", len(targetBuilds))
+	debs, err := bench.Debs(filepath.Join(b.o.work, "debs"), w, targetBuilds)
+	if err != nil {
+		return nil, err
+	}
+	reprolog := b.o.reprolog
+	if reprolog == "" {
+		if reprolog, err = buildReprolog(b.o.work); err != nil {
+			return nil, err
+		}
+	}
+	dir := filepath.Join(b.o.work, "log")
+	if err := b.fill(ctx, w, dir, 0, smallLog); err != nil {
+		return nil, err
+	}
+	small, err := b.measure(ctx, w, dir, smallLog, reprolog, debs, true)
+	rows := small.rows
+	if err != nil || b.o.large <= smallLog {
+		if b.o.large <= smallLog {
+			rows = append(rows, bench.Row{Figure: "decision latency and memory at a large log", Measured: "not measured: run with --large 1000000"})
+		}
+		return append(rows, checkRow()), err
+	}
+	if err := b.fill(ctx, w, dir, smallLog+probeEntries, b.o.large); err != nil {
+		return rows, err
+	}
+	large, err := b.measure(ctx, w, dir, b.o.large, reprolog, debs, false)
+	rows = append(rows, large.rows...)
+	if err == nil {
+		growth := float64(large.rss) / float64(small.rss)
+		verdict := "flat: met"
+		if growth > 1.5 {
+			verdict = "flat: NOT met"
+		}
+		rows = append(rows, bench.Row{
+			Figure:   fmt.Sprintf("server RSS, %d entries vs %d", b.o.large, smallLog),
+			Measured: fmt.Sprintf("%s vs %s (x%.2f)", bench.MiB(large.rss), bench.MiB(small.rss), growth),
+			Target:   verdict,
+		})
+	}
+	return append(rows, checkRow()), err
+}
+
+func checkRow() bench.Row {
+	return bench.Row{Figure: "reprolog check, 3,000 installed packages (cold; again with no new entries)",
+		Measured: "not measured: reprolog check not built yet", Target: "cold; again < 100 ms"}
+}
+
+// fill grows the log in dir to entries [from, to) of w through a server
+// with a short checkpoint interval.
+func (b *bencher) fill(ctx context.Context, w *bench.World, dir string, from, to int) error {
+	b.progress("filling the log with entries %d to %d (%d submitters, checkpoint every %v)", from, to, b.o.fillWorkers, fillInterval)
+	p, err := bench.Start(b.exe, bench.ServeConfig{Dir: dir, CheckpointInterval: fillInterval})
+	if err != nil {
+		return err
+	}
+	defer p.Stop()
+	if err := bench.Register(ctx, p.URL, b.fillRebs); err != nil {
+		return err
+	}
+	r, err := bench.Fill(ctx, p.URL, w, b.fillRebs, from, to, b.o.fillWorkers, func(done int) {
+		b.progress("  %d of %d", from+done, to)
+	})
+	if err != nil {
+		return err
+	}
+	b.notes = append(b.notes, fmt.Sprintf("Filling entries %d to %d: %s over HTTP with %d submitters and a %v checkpoint interval, signing on the same machine.",
+		from, to, bench.PerSec(r), b.o.fillWorkers, fillInterval))
+	return nil
+}
+
+type measured struct {
+	rows []bench.Row
+	rss  int64
+}
+
+// measure runs the server on the log in dir (size entries) as configured
+// and measures decisions, optionally the auditor, then the server's memory
+// after probeEntries more submissions.
+func (b *bencher) measure(ctx context.Context, w *bench.World, dir string, size int, reprolog string, debs []string, audit bool) (measured, error) {
+	var m measured
+	p, err := bench.Start(b.exe, bench.ServeConfig{Dir: dir, CheckpointInterval: b.o.interval})
+	if err != nil {
+		return m, err
+	}
+	defer p.Stop()
+	raw, err := os.ReadFile(filepath.Join(dir, "log.pub"))
+	if err != nil {
+		return m, err
+	}
+	vkey := strings.TrimSpace(string(raw))
+	policyDir := filepath.Join(b.o.work, fmt.Sprintf("policy-%d", size))
+	if err := os.MkdirAll(policyDir, 0o755); err != nil {
+		return m, err
+	}
+	// Trust five of the rebuilders, three must agree.
+	policy, err := bench.Policy(policyDir, p.URL, vkey, b.fillRebs[:5], 3)
+	if err != nil {
+		return m, err
+	}
+	b.progress("log of %d entries: reprolog verify", size)
+	start := bench.ProcessStart(reprolog, 20)
+	one, err := bench.VerifyCommand(reprolog, policy, debs[:1], 30)
+	if err != nil {
+		return m, err
+	}
+	batch, err := bench.VerifyCommand(reprolog, policy, debs[1:], 3)
+	if err != nil {
+		return m, err
+	}
+	lookups, err := bench.Lookups(p.URL, w, targetBuilds[1:])
+	if err != nil {
+		return m, err
+	}
+	m.rows = append(m.rows, bench.Row{
+		Figure:   fmt.Sprintf("decision: reprolog verify, one .deb, log of %d entries (16 statements each, 5 trusted, K=3)", size),
+		Measured: fmt.Sprintf("p50 %v (max %v, %d runs)", ms(one.P50), ms(one.Max), one.Runs),
+		Bound:    fmt.Sprintf("starting reprolog alone: p50 %v", ms(start.P50)),
+		Target:   verdict("p50 < 20 ms", one.P50 < 20*time.Millisecond),
+	}, bench.Row{
+		Figure:   fmt.Sprintf("decision: reprolog verify, 500 .debs at once, log of %d entries", size),
+		Measured: fmt.Sprintf("p50 %v (%d runs)", ms(batch.P50), batch.Runs),
+		Bound:    fmt.Sprintf("the 500 lookups alone, one after another: %v", ms(lookups)),
+		Target:   verdict("< 2 s", batch.P50 < 2*time.Second),
+	})
+	if audit {
+		b.progress("log of %d entries: audit", size)
+		tiles, err := bench.TilesRate(ctx, p.URL, vkey)
+		if err != nil {
+			return m, err
+		}
+		aud, err := bench.AuditRate(ctx, p.URL, vkey, filepath.Join(b.o.work, fmt.Sprintf("audit-%d", size)))
+		if err != nil {
+			return m, err
+		}
+		m.rows = append(m.rows, bench.Row{
+			Figure:   fmt.Sprintf("audit: follow a log of %d entries from the start (package audit)", aud.N),
+			Measured: bench.PerSec(aud) + " entries",
+			Bound:    "reading and hashing the same tiles alone (torchwood): " + bench.PerSec(tiles) + " entries",
+		})
+	}
+	b.progress("log of %d entries: %d more submissions, then the server's memory", size, probeEntries)
+	if _, err := bench.Fill(ctx, p.URL, w, b.fillRebs, size, size+probeEntries, b.o.workers, nil); err != nil {
+		return m, err
+	}
+	now, peak, err := p.RSS()
+	if err != nil {
+		return m, err
+	}
+	m.rss = now
+	m.rows = append(m.rows, bench.Row{
+		Figure:   fmt.Sprintf("server RSS, log of %d entries (after the rows above and %d more submissions)", size, probeEntries),
+		Measured: fmt.Sprintf("%s (peak %s)", bench.MiB(now), bench.MiB(peak)),
+		Target:   "flat",
+	})
+	return m, nil
+}
+
+func verdict(target string, met bool) string {
+	if met {
+		return target + ": met"
+	}
+	return target + ": NOT met"
+}
+
+func ms(d time.Duration) string {
+	if d < 10*time.Millisecond {
+		return d.Round(10 * time.Microsecond).String()
+	}
+	return d.Round(time.Millisecond).String()
+}

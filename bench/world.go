@@ -98,7 +98,7 @@ func (w *World) Build(b int) Build {
 		return Build{Source: src, Version: version, Files: files, env: env}
 	}
 	var files []File
-	for _, bin := range []string{src, src + "-dev"} {
+	for _, bin := range []string{src + "-dev", src} { // in the order of their file names
 		name := fmt.Sprintf("%s_%s_amd64.deb", bin, version)
 		sum := sha256.Sum256([]byte(name))
 		files = append(files, File{Name: name, SHA256: hex.EncodeToString(sum[:]), Size: int64(10000 + len(name))})

@@ -41,7 +41,9 @@ var sqliteDialect = dialect{
 
 // mysqlDialect compares names byte for byte, as SQLite does: versions
 // differ in case ("1.0~RC1", "1.0~rc1"), so keys are binary strings. The
-// binary package columns hold at most a file name's 255 bytes.
+// binary package columns hold at most a file name's 255 bytes; a source
+// name and version may be longer, up to what an InnoDB key holds (3072
+// bytes).
 var mysqlDialect = dialect{
 	name:         "mysql",
 	insertIgnore: "INSERT IGNORE INTO",
@@ -49,7 +51,7 @@ var mysqlDialect = dialect{
 		`CREATE TABLE IF NOT EXISTS records (sha256 VARBINARY(64) PRIMARY KEY, body MEDIUMBLOB NOT NULL, idx BIGINT, created BIGINT NOT NULL, INDEX records_pending (idx))`,
 		`CREATE TABLE IF NOT EXISTS rebuilder_keys (fingerprint VARBINARY(64) PRIMARY KEY, armored MEDIUMBLOB NOT NULL, created BIGINT NOT NULL)`,
 		`CREATE TABLE IF NOT EXISTS binaries (package VARBINARY(255) NOT NULL, version VARBINARY(255) NOT NULL, arch VARBINARY(255) NOT NULL, idx BIGINT NOT NULL, PRIMARY KEY (package, version, arch, idx))`,
-		`CREATE TABLE IF NOT EXISTS sources (source VARBINARY(255) NOT NULL, version VARBINARY(255) NOT NULL, idx BIGINT NOT NULL, PRIMARY KEY (source, version, idx))`,
+		`CREATE TABLE IF NOT EXISTS sources (source VARBINARY(1500) NOT NULL, version VARBINARY(1500) NOT NULL, idx BIGINT NOT NULL, PRIMARY KEY (source, version, idx))`,
 		`CREATE TABLE IF NOT EXISTS meta (name VARBINARY(64) PRIMARY KEY, value TEXT NOT NULL)`,
 	},
 }

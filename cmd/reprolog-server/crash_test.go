@@ -294,12 +294,19 @@ func readAll(t *testing.T, base string, v note.Verifier) [][]byte {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Entries may stop before a trailing partial tile: resume until done.
 	var out [][]byte
-	for _, e := range c.Entries(context.Background(), cp.Tree, 0) {
-		out = append(out, e)
-	}
-	if err := c.Err(); err != nil {
-		t.Fatal(err)
+	for int64(len(out)) < cp.N {
+		before := len(out)
+		for _, e := range c.Entries(context.Background(), cp.Tree, int64(len(out))) {
+			out = append(out, e)
+		}
+		if err := c.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if len(out) == before {
+			t.Fatalf("the log's entries stop at %d of %d", before, cp.N)
+		}
 	}
 	return out
 }

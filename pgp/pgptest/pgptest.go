@@ -12,6 +12,7 @@ import (
 	"crypto"
 	"encoding/hex"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,8 +22,10 @@ import (
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 )
 
-// Signer is a rebuilder's key pair.
+// Signer is a rebuilder's key pair. Its methods are safe for concurrent
+// use (go-crypto's entities are not).
 type Signer struct {
+	mu     sync.Mutex
 	entity *openpgp.Entity
 }
 
@@ -93,6 +96,8 @@ func (s *Signer) Entity() *openpgp.Entity { return s.entity }
 
 // PublicArmored returns the ASCII-armored public key.
 func (s *Signer) PublicArmored() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	var b bytes.Buffer
 	w, err := armor.Encode(&b, openpgp.PublicKeyType, nil)
 	if err != nil {
@@ -116,6 +121,8 @@ func (s *Signer) Fingerprint() string {
 // Revoke adds a revocation of the whole key ("no reason given").
 func (s *Signer) Revoke(t testing.TB) {
 	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if err := s.entity.Revoke(packet.NoReason, "", nil); err != nil {
 		t.Fatalf("pgptest: revoking: %v", err)
 	}
@@ -133,6 +140,8 @@ func (s *Signer) ClearSign(t testing.TB, text []byte) []byte {
 // newest signing key valid then.
 func (s *Signer) ClearSignAt(t testing.TB, text []byte, when time.Time) []byte {
 	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	deterministic := false
 	cfg := &packet.Config{
 		DefaultHash:                           crypto.SHA512,

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -50,7 +52,18 @@ func TestSubmitBadInput(t *testing.T) {
 		})
 	}
 
+	for _, c := range cases {
+		if c.ContentType == "" {
+			if resp, err := http.Get(srv.URL + "/record/" + sha256Hex(c.Body)); err != nil || resp.StatusCode != http.StatusNotFound {
+				t.Errorf("%s: the refused record is served (%v)", c.Name, err)
+			} else {
+				resp.Body.Close()
+			}
+		}
+	}
+
 	// In a batch, the good records are logged and the bad ones reported.
+	// The first good record takes index 0: nothing refused was logged.
 	good := write("good.asc", keys.Good.ClearSign(t, badinput.Buildinfo(t)))
 	bad := write("bad.asc", badinput.Buildinfo(t))
 	stdout, stderr, code := testbin.Run(t, bin, "submit", "--log", srv.URL, bad, good, filepath.Join(dir, "missing.asc"))
@@ -121,4 +134,9 @@ func TestSubmitHostileLog(t *testing.T) {
 			}
 		})
 	}
+}
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }

@@ -124,13 +124,13 @@ func Lookups(url string, w *World, builds []int) (time.Duration, error) {
 	return time.Since(start), nil
 }
 
-// ProcessStart runs `reprolog help` runs times: the floor of any reprolog
-// command (it exits 2 after printing its usage).
-func ProcessStart(reprolog string, runs int) Latency {
+// ProcessStart runs `PROGRAM help` runs times: for reprolog, the floor of
+// any reprolog command (it exits 2 after printing its usage).
+func ProcessStart(program string, runs int) Latency {
 	var times []time.Duration
 	for range runs {
 		t0 := time.Now()
-		exec.Command(reprolog, "help").Run()
+		exec.Command(program, "help").Run()
 		times = append(times, time.Since(t0))
 	}
 	slices.Sort(times)

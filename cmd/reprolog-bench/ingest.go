@@ -116,14 +116,23 @@ func (b *bencher) ingest(ctx context.Context) ([]bench.Row, error) {
 		Target:   "",
 	}}
 
-	backends := []string{"embedded"}
-	if b.o.mysql != "" {
-		backends = append(backends, "mysql")
+	// The configured interval, and a short one where the interval does
+	// not bound the rate; MySQL publishes at most every second.
+	type run struct {
+		backend  string
+		interval time.Duration
 	}
-	for _, backend := range backends {
-		row, err := b.ingestOn(ctx, backend, records, statements, mix)
+	runs := []run{{"embedded", b.o.interval}}
+	if b.o.interval > fillInterval {
+		runs = append(runs, run{"embedded", fillInterval})
+	}
+	if b.o.mysql != "" {
+		runs = append(runs, run{"mysql", max(b.o.interval, rlog.MySQLMinCheckpointInterval)})
+	}
+	for i, r := range runs {
+		row, err := b.ingestOn(ctx, r.backend, r.interval, i == 0, records, statements, mix)
 		if err != nil {
-			return rows, fmt.Errorf("ingest on %s: %w", backend, err)
+			return rows, fmt.Errorf("ingest on %s: %w", r.backend, err)
 		}
 		rows = append(rows, row)
 	}
@@ -132,15 +141,12 @@ func (b *bencher) ingest(ctx context.Context) ([]bench.Row, error) {
 
 func (b *bencher) cores() int { return runtime.GOMAXPROCS(0) }
 
-func (b *bencher) ingestOn(ctx context.Context, backend string, records, statements [][]byte, verify bench.Rate) (bench.Row, error) {
-	interval := b.o.interval
-	dir := filepath.Join(b.o.work, "ingest-"+backend)
-	cfg := bench.ServeConfig{Dir: filepath.Join(dir, "server"), CheckpointInterval: interval, Pprof: b.o.profile != ""}
+func (b *bencher) ingestOn(ctx context.Context, backend string, interval time.Duration, profile bool, records, statements [][]byte, verify bench.Rate) (bench.Row, error) {
+	dir := filepath.Join(b.o.work, fmt.Sprintf("ingest-%s-%v", backend, interval))
+	cfg := bench.ServeConfig{Dir: filepath.Join(dir, "server"), CheckpointInterval: interval, Pprof: profile && b.o.profile != ""}
 	var driverSetup func() (rlog.Config, error)
 	storage := "Tessera POSIX + SQLite"
 	if backend == "mysql" {
-		interval = max(interval, rlog.MySQLMinCheckpointInterval)
-		cfg.CheckpointInterval = interval
 		storage = "Tessera MySQL + MySQL"
 		tdb, err := b.database()
 		if err != nil {
@@ -158,7 +164,7 @@ func (b *bencher) ingestOn(ctx context.Context, backend string, records, stateme
 		}
 	}
 
-	b.progress("%s: bare Tessera, %d appenders", backend, b.o.workers)
+	b.progress("%s, checkpoint every %v: bare Tessera, %d appenders", backend, interval, b.o.workers)
 	tcfg, err := driverSetup()
 	if err != nil {
 		return bench.Row{}, err
@@ -169,7 +175,7 @@ func (b *bencher) ingestOn(ctx context.Context, backend string, records, stateme
 		return bench.Row{}, err
 	}
 
-	b.progress("%s: the server over HTTP, %d submitters", backend, b.o.workers)
+	b.progress("%s, checkpoint every %v: the server over HTTP, %d submitters", backend, interval, b.o.workers)
 	p, err := bench.Start(b.exe, cfg)
 	if err != nil {
 		return bench.Row{}, err
@@ -178,7 +184,7 @@ func (b *bencher) ingestOn(ctx context.Context, backend string, records, stateme
 	if err := bench.Register(ctx, p.URL, b.ingestRebs); err != nil {
 		return bench.Row{}, err
 	}
-	if b.o.profile != "" && backend == "embedded" {
+	if cfg.Pprof {
 		go b.cpuProfile(p.URL, estimate(len(records), tessera))
 	}
 	server, err := bench.Submit(ctx, p.URL, records, b.o.workers)

@@ -125,7 +125,9 @@ func TestKeyFiles(t *testing.T) {
 // flipSeed changes one base64 character inside the key material, so the key
 // no longer matches the key hash.
 func flipSeed(skey string) string {
-	i := strings.LastIndex(skey, "+") + 10
+	// PRIVATE+KEY+name+hash+base64: the base64 may hold '+' itself.
+	prefix := strings.Join(strings.SplitN(skey, "+", 5)[:4], "+") + "+"
+	i := len(prefix) + 10
 	c := byte('A')
 	if skey[i] == 'A' {
 		c = 'B'

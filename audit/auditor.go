@@ -236,12 +236,17 @@ func (a *Auditor) deliver(ctx context.Context, res *Result) error {
 		return err
 	}
 	for _, f := range fs {
+		// Stop between findings, never between delivering one and
+		// recording it: a stopped audit delivers each finding once.
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		if a.cfg.Deliver != nil {
 			if err := a.cfg.Deliver(f); err != nil {
 				return fmt.Errorf("audit: delivering finding %d: %w", f.ID, err)
 			}
 		}
-		if err := a.st.setDelivered(ctx, f.ID); err != nil {
+		if err := a.st.setDelivered(context.WithoutCancel(ctx), f.ID); err != nil {
 			return err
 		}
 		res.Findings[f.Kind]++

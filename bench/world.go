@@ -81,7 +81,7 @@ type World struct {
 	// the builds of real .deb files, whose hashes must be theirs.
 	Override map[int][]File
 	// ShortFrom, when not 0, gives builds from this number on a build
-	// environment of 20 installed dependencies instead of the real 236:
+	// environment of 20 installed dependencies instead of the real 229:
 	// records of 2 KiB instead of 7, to fill a large log faster.
 	ShortFrom int
 }

@@ -134,6 +134,17 @@ func TestMeasurements(t *testing.T) {
 	if lat, err := VerifyCommand(reprolog, policy, debs, 2); err != nil || lat.Runs != 2 || lat.P50 <= 0 {
 		t.Fatalf("reprolog verify: %+v %v", lat, err)
 	}
+	status, lists, builds, err := System(filepath.Join(dir, "system"), w, 6)
+	if err != nil || len(builds) != 6 || builds[5] != 2 {
+		t.Fatalf("system: %v %v", builds, err)
+	}
+	_, res, err := CheckCommand(reprolog, policy, filepath.Join(dir, "state"), status, lists, true, 1)
+	if err != nil || res.Total != 6 || res.Decided != 6 || res.Counts["reproducible"] != 6 {
+		t.Fatalf("reprolog check, cold: %+v %v", res, err)
+	}
+	if _, res, err = CheckCommand(reprolog, policy, filepath.Join(dir, "state"), status, lists, false, 1); err != nil || res.Decided != 0 {
+		t.Fatalf("reprolog check again: %+v %v", res, err)
+	}
 	// A .deb that no rebuilder built does not pass.
 	other, err := Debs(filepath.Join(dir, "other"), &World{Sources: 50, Rebuilders: 2}, []int{45})
 	if err != nil {

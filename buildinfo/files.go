@@ -102,7 +102,7 @@ func nameBinary(f *File) error {
 		return nil
 	}
 	parts := strings.Split(stem, "_")
-	if len(parts) != 3 || !packageRE.MatchString(parts[0]) || !archRE.MatchString(parts[2]) ||
+	if len(parts) != 3 || !ValidPackageName(parts[0]) || !ValidArch(parts[2]) ||
 		strings.Contains(parts[1], ":") || checkVersion(parts[1]) != nil {
 		return malformed("binary package file name %s is not package_version_arch", quote(f.Name))
 	}

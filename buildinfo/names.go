@@ -3,11 +3,11 @@ package buildinfo
 import "strings"
 
 // ValidPackageName reports whether s is a Debian package name.
-func ValidPackageName(s string) bool { return packageRE.MatchString(s) }
+func ValidPackageName(s string) bool { return len(s) <= MaxNameLength && packageRE.MatchString(s) }
 
 // ValidArch reports whether s is a Debian architecture name (or "all",
 // "source").
-func ValidArch(s string) bool { return archRE.MatchString(s) }
+func ValidArch(s string) bool { return len(s) <= MaxNameLength && archRE.MatchString(s) }
 
 // ValidVersion reports whether s is a Debian version, as dpkg reads it.
 func ValidVersion(s string) bool { return checkVersion(s) == nil }

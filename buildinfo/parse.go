@@ -70,7 +70,7 @@ func checkFormat(p paragraph) error {
 
 func parseIdentity(p paragraph, b *Buildinfo) error {
 	src, srcVersion, hasVersion := strings.Cut(p.get("source"), " ")
-	if !packageRE.MatchString(src) {
+	if !ValidPackageName(src) {
 		return malformed("Source: bad package name %s", quote(src))
 	}
 	b.Source = src
@@ -92,13 +92,13 @@ func parseIdentity(p paragraph, b *Buildinfo) error {
 		return malformed("Architecture is empty")
 	}
 	for _, a := range archs {
-		if !archRE.MatchString(a) || slices.Contains(b.Architectures, a) {
+		if !ValidArch(a) || slices.Contains(b.Architectures, a) {
 			return malformed("Architecture: bad or repeated value %s", quote(a))
 		}
 		b.Architectures = append(b.Architectures, a)
 	}
 	for _, bin := range strings.Fields(p.get("binary")) {
-		if !packageRE.MatchString(bin) || slices.Contains(b.Binaries, bin) {
+		if !ValidPackageName(bin) || slices.Contains(b.Binaries, bin) {
 			return malformed("Binary: bad or repeated package name %s", quote(bin))
 		}
 		b.Binaries = append(b.Binaries, bin)
@@ -116,7 +116,14 @@ func parseIdentity(p paragraph, b *Buildinfo) error {
 	return nil
 }
 
+// MaxNameLength bounds package, source and architecture names and
+// versions: Debian's are far shorter, and the log's index keys them.
+const MaxNameLength = 255
+
 func checkVersion(v string) error {
+	if len(v) > MaxNameLength {
+		return errf("version longer than %d bytes", MaxNameLength)
+	}
 	if !versionRE.MatchString(v) {
 		return errf("bad version %s", quote(v))
 	}
@@ -128,7 +135,7 @@ func checkVersion(v string) error {
 
 func parseBuildFields(p paragraph, b *Buildinfo) error {
 	b.BuildArchitecture = p.get("build-architecture")
-	if !archRE.MatchString(b.BuildArchitecture) {
+	if !ValidArch(b.BuildArchitecture) {
 		return malformed("Build-Architecture: bad architecture %s", quote(b.BuildArchitecture))
 	}
 	b.BuildOrigin = p.get("build-origin")

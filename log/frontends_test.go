@@ -192,20 +192,24 @@ func TestSetupMySQLErrors(t *testing.T) {
 	}
 }
 
-// TestLongNames logs a build whose source name and version are far longer
-// than any file name: the index takes it on every backend, the lookup
-// finds it, and the log goes on.
+// TestLongNames logs a build whose source name and version are as long as
+// buildinfo allows (255 bytes): the index takes it on every backend, the
+// lookup finds it, and the log goes on; one byte more is refused.
 func TestLongNames(t *testing.T) {
 	l := logtest.Start(t)
 	s := pgptest.NewSigner(t, "a")
 	l.Register(t, s.PublicArmored())
-	source, version := "rbtest"+strings.Repeat("x", 400), "0.1+"+strings.Repeat("9", 400)
+	source, version := "rbtest"+strings.Repeat("x", 249), "0.1+"+strings.Repeat("9", 251)
 	text := strings.Replace(string(rbtest(t)), "Source: rbtest\n", "Source: "+source+"\n", 1)
 	text = strings.Replace(text, "Version: 0.1\n", "Version: "+version+"\n", 1)
 	idx := l.Submit(t, s.ClearSign(t, []byte(text)))
 	q := url.Values{"source": {source}, "version": {version}}
 	if _, got := lookup(t, l.URL+"/lookup?"+q.Encode()); len(got) != 1 || got[0] != idx {
 		t.Errorf("lookup of the long source: %v, want [%d]", got, idx)
+	}
+	tooLong := strings.Replace(string(rbtest(t)), "Source: rbtest\n", "Source: "+source+"x\n", 1)
+	if code, body, _ := post(t, l.URL+"/add", "text/plain", s.ClearSign(t, []byte(tooLong))); code != http.StatusBadRequest {
+		t.Errorf("a 256-byte source name: %d %s", code, body)
 	}
 	next := l.Submit(t, s.ClearSign(t, rbtest(t)))
 	if next != idx+1 {

@@ -24,6 +24,10 @@ type dialect struct {
 	schema []string
 	// insertIgnore starts an INSERT that skips rows whose key exists.
 	insertIgnore string
+	// forUpdate ends a SELECT that locks the rows it reads until the
+	// transaction ends (SQLite's write transactions lock the whole
+	// database already).
+	forUpdate string
 }
 
 var sqliteDialect = dialect{
@@ -47,6 +51,7 @@ var sqliteDialect = dialect{
 var mysqlDialect = dialect{
 	name:         "mysql",
 	insertIgnore: "INSERT IGNORE INTO",
+	forUpdate:    " FOR UPDATE",
 	schema: []string{
 		`CREATE TABLE IF NOT EXISTS records (sha256 VARBINARY(64) PRIMARY KEY, body MEDIUMBLOB NOT NULL, idx BIGINT, created BIGINT NOT NULL, INDEX records_pending (idx))`,
 		`CREATE TABLE IF NOT EXISTS rebuilder_keys (fingerprint VARBINARY(64) PRIMARY KEY, armored MEDIUMBLOB NOT NULL, created BIGINT NOT NULL)`,

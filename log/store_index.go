@@ -30,16 +30,19 @@ func (s *Store) IndexEntries(ctx context.Context, from uint64, sts []*statement.
 		return err
 	}
 	defer tx.Rollback()
-	var cur string
-	err = tx.QueryRowContext(ctx, `SELECT value FROM meta WHERE name = ?`, indexedSizeKey).Scan(&cur)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+	// Front ends on one database index concurrently: the row holding the
+	// indexed size is created if missing, then locked for this
+	// transaction, so that the size only ever moves forward.
+	if _, err := tx.ExecContext(ctx, s.dialect.insertIgnore+` meta (name, value) VALUES (?, '0')`, indexedSizeKey); err != nil {
 		return err
 	}
-	have := uint64(0)
-	if cur != "" {
-		if have, err = strconv.ParseUint(cur, 10, 64); err != nil {
-			return err
-		}
+	var cur string
+	if err := tx.QueryRowContext(ctx, `SELECT value FROM meta WHERE name = ?`+s.dialect.forUpdate, indexedSizeKey).Scan(&cur); err != nil {
+		return err
+	}
+	have, err := strconv.ParseUint(cur, 10, 64)
+	if err != nil {
+		return err
 	}
 	if from > have {
 		return errors.New("index: entries would leave a gap")
@@ -76,14 +79,8 @@ func (s *Store) IndexEntries(ctx context.Context, from uint64, sts []*statement.
 			return err
 		}
 	}
-	size := strconv.FormatUint(from+uint64(len(sts)), 10)
-	if from+uint64(len(sts)) > have {
-		if cur == "" {
-			_, err = tx.ExecContext(ctx, `INSERT INTO meta (name, value) VALUES (?, ?)`, indexedSizeKey, size)
-		} else {
-			_, err = tx.ExecContext(ctx, `UPDATE meta SET value = ? WHERE name = ?`, size, indexedSizeKey)
-		}
-		if err != nil {
+	if end := from + uint64(len(sts)); end > have {
+		if _, err := tx.ExecContext(ctx, `UPDATE meta SET value = ? WHERE name = ?`, strconv.FormatUint(end, 10), indexedSizeKey); err != nil {
 			return err
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -74,11 +75,14 @@ func TestVerifyHostileLog(t *testing.T) {
 			return b
 		}},
 		{"record swapped", func() func(string, []byte) []byte {
+			var mu sync.Mutex // records are fetched in parallel
 			var first []byte
 			return func(path string, b []byte) []byte {
 				if !strings.HasPrefix(path, "/record/") {
 					return b
 				}
+				mu.Lock()
+				defer mu.Unlock()
 				if first == nil {
 					first = b
 				}

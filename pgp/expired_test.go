@@ -34,6 +34,16 @@ func TestParseExpiredKey(t *testing.T) {
 	if err := m.Verify(k, time.Now()); !errors.Is(err, pgp.ErrKeyExpired) {
 		t.Errorf("verifying now = %v, want ErrKeyExpired", err)
 	}
+	// The key's validity is remembered per second: asking again, in any
+	// order, gives the same answers.
+	for range 2 {
+		if err := m.Verify(k, m.Created); err != nil {
+			t.Errorf("again at its own time: %v", err)
+		}
+		if err := m.Verify(k, time.Now()); !errors.Is(err, pgp.ErrKeyExpired) {
+			t.Errorf("again now: %v, want ErrKeyExpired", err)
+		}
+	}
 
 	fresh := pgptest.NewSigner(t, "fresh")
 	if _, _, err := pgp.ParseExpiredKey(fresh.PublicArmored(), time.Now()); err == nil {

@@ -35,6 +35,7 @@ type Key struct {
 	armored     []byte
 	signing     []*packet.PublicKey // keys bound for signing, primary first
 	pol         policy
+	validity    *validityCache
 }
 
 // ParseKey parses exactly one OpenPGP public key, armored or binary, and

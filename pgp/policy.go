@@ -87,7 +87,7 @@ func newKey(e *openpgp.Entity, now time.Time, pol policy) (*Key, error) {
 	if err != nil {
 		return nil, bad(nil, "cannot armor: %v", err)
 	}
-	k := &Key{fingerprint: fpr, raw: raw, armored: armored, pol: pol}
+	k := &Key{fingerprint: fpr, raw: raw, armored: armored, pol: pol, validity: &validityCache{}}
 	if e, err = readCanonical(raw); err != nil {
 		return nil, bad(nil, "does not parse once serialized: %v", err)
 	}
@@ -157,6 +157,11 @@ func revoked(e *openpgp.Entity, sub *openpgp.Subkey) bool {
 // usableAt checks that the key with fingerprint fp, the primary key of k or
 // one of its subkeys, could sign at t.
 func (k *Key) usableAt(fp []byte, t time.Time) error {
+	return k.validity.get(string(fp), t.Unix(), func() error { return k.checkUsableAt(fp, t) })
+}
+
+// checkUsableAt is usableAt without the cache.
+func (k *Key) checkUsableAt(fp []byte, t time.Time) error {
 	e := k.entity()
 	cfg := k.pol.config(t)
 	if e.PrimaryKey.CreationTime.Unix() > t.Unix() {

@@ -2,6 +2,7 @@ package pgp
 
 import (
 	"bytes"
+	"hash"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
@@ -71,25 +72,45 @@ func (s *Signed) Verify(key *Key, at time.Time) error {
 			return err
 		}
 	}
-	// The library verifies the signature over the canonical text and checks
-	// the signing key's validity at the signature's creation time again.
-	cfg := key.pol.config(latest(at, created))
-	_, _, err = openpgp.VerifyDetachedSignature(openpgp.EntityList{key.entity()}, bytes.NewReader(s.signed), bytes.NewReader(s.sig), cfg)
-	if err != nil {
-		return fail(ErrBadSignature, "signature by %s does not verify (%v)", name, err)
+	// The key's validity was checked above, at both times; what is left is
+	// the signature itself: its details, then the library's verification
+	// over the canonical text. go-crypto ignores the 16-bit hash tag of v4
+	// signatures; GnuPG checks it, and so a changed tag cannot make a
+	// second valid encoding of the same signature.
+	for _, n := range sig.Notations {
+		if n.IsCritical {
+			return fail(ErrBadSignature, "signature by %s carries an unknown critical notation", name)
+		}
 	}
-	// go-crypto ignores the 16-bit hash tag of v4 signatures; GnuPG checks
-	// it, and so a changed tag cannot make a second valid encoding of the
-	// same signature.
-	h, err := sig.PrepareVerify()
+	if sig.SigLifetimeSecs != nil && *sig.SigLifetimeSecs != 0 &&
+		at.Unix() > created.Add(time.Duration(*sig.SigLifetimeSecs)*time.Second).Unix() {
+		return fail(ErrBadSignature, "signature by %s expired", name)
+	}
+	tagged, err := s.textHash(sig)
 	if err != nil {
 		return fail(ErrBadSignature, "signature by %s: %v", name, err)
 	}
-	openpgp.NewCanonicalTextHash(h).Write(s.signed)
-	if packet.VerifyHashTag(h, sig) != nil {
+	if packet.VerifyHashTag(tagged, sig) != nil {
 		return fail(ErrBadSignature, "signature by %s has a wrong hash tag", name)
 	}
+	h, err := s.textHash(sig)
+	if err != nil {
+		return fail(ErrBadSignature, "signature by %s: %v", name, err)
+	}
+	if err := pub.VerifySignature(h, sig); err != nil {
+		return fail(ErrBadSignature, "signature by %s does not verify (%v)", name, err)
+	}
 	return nil
+}
+
+// textHash returns sig's hash with the canonical text written into it.
+func (s *Signed) textHash(sig *packet.Signature) (hash.Hash, error) {
+	h, err := sig.PrepareVerify()
+	if err != nil {
+		return nil, err
+	}
+	openpgp.NewCanonicalTextHash(h).Write(s.signed)
+	return h, nil
 }
 
 // find returns the key of e named by fingerprint fp, or by key ID id when fp

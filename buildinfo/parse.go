@@ -12,11 +12,9 @@ import (
 var (
 	packageRE = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+$`)
 	archRE    = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
-	versionRE = regexp.MustCompile(`^[A-Za-z0-9.+~:-]+$`)
 	fileRE    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.+~_-]*$`)
 	sha256RE  = regexp.MustCompile(`^[0-9a-f]{64}$`)
 	envRE     = regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_]*)="(.*)"$`)
-	dependRE  = regexp.MustCompile(`^([a-z0-9][a-z0-9+.-]+(?::[a-z0-9][a-z0-9-]*)?) \(= ([A-Za-z0-9.+~:-]+)\)$`)
 	taintRE   = regexp.MustCompile(`^[A-Za-z0-9-]+$`)
 	// archLinuxRE matches the first line of an Arch Linux BUILDINFO.
 	archLinuxRE = regexp.MustCompile(`^(format|pkgname|pkgbase|builddate) = `)
@@ -120,11 +118,26 @@ func parseIdentity(p paragraph, b *Buildinfo) error {
 // versions: Debian's are far shorter, and the log's index keys them.
 const MaxNameLength = 255
 
+// versionChars reports whether v is made of the characters a Debian
+// version may hold.
+func versionChars(v string) bool {
+	if v == "" {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte(".+~:-", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
 func checkVersion(v string) error {
 	if len(v) > MaxNameLength {
 		return errf("version longer than %d bytes", MaxNameLength)
 	}
-	if !versionRE.MatchString(v) {
+	if !versionChars(v) {
 		return errf("bad version %s", quote(v))
 	}
 	if _, err := version.Parse(v); err != nil {
@@ -162,17 +175,35 @@ func parseDepends(p paragraph, b *Buildinfo) error {
 	seen := map[string]bool{}
 	for _, dep := range strings.Split(strings.TrimSuffix(v, ","), ",") {
 		dep = strings.TrimSpace(dep)
-		m := dependRE.FindStringSubmatch(dep)
-		if m == nil || checkVersion(m[2]) != nil {
+		name, ok := parseDepend(dep)
+		if !ok {
 			return malformed("Installed-Build-Depends: bad entry %s", quote(dep))
 		}
-		if seen[m[1]] {
-			return malformed("Installed-Build-Depends: %s listed twice", m[1])
+		if seen[name] {
+			return malformed("Installed-Build-Depends: %s listed twice", name)
 		}
-		seen[m[1]] = true
+		seen[name] = true
 		b.InstalledBuildDepends = append(b.InstalledBuildDepends, dep)
 	}
 	return nil
+}
+
+// parseDepend reads an Installed-Build-Depends entry, "name (= version)"
+// or "name:arch (= version)", and returns the name with its arch.
+func parseDepend(dep string) (string, bool) {
+	name, rest, ok := strings.Cut(dep, " (= ")
+	if !ok {
+		return "", false
+	}
+	v, ok := strings.CutSuffix(rest, ")")
+	if !ok || checkVersion(v) != nil {
+		return "", false
+	}
+	pkg, arch, qualified := strings.Cut(name, ":")
+	if !ValidPackageName(pkg) || qualified && !ValidArch(arch) {
+		return "", false
+	}
+	return name, true
 }
 
 func parseEnvironment(p paragraph, b *Buildinfo) error {

@@ -46,11 +46,15 @@ func (v *Verifier) Verify(ctx context.Context, debs []Deb) ([]*Decision, error) 
 	if err != nil {
 		return nil, err
 	}
+	// Checking the records (signatures, derivations) is the costly part:
+	// it runs on every core.
 	out := make([]*Decision, len(debs))
-	for i, d := range debs {
-		if out[i], err = v.decide(bundles[i], d); err != nil {
-			return nil, err
-		}
+	err = parallel(len(debs), func(i int) (err error) {
+		out[i], err = v.decide(bundles[i], debs[i])
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

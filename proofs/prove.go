@@ -100,25 +100,68 @@ func (p *Prover) Entries(ctx context.Context, tree tlog.Tree, indices []int64) (
 			return nil, fmt.Errorf("proofs: %w", err)
 		}
 	}
+	// The stored hashes come from tiles checked against tree, once; every
+	// proof is then built from them, and checked with its entry.
+	known := map[int64]tlog.Hash{}
 	if len(need) > 0 {
 		need = slices.Compact(slices.Sorted(slices.Values(need)))
-		if _, err := torchwood.TileHashReaderWithContext(ctx, tree, p).ReadHashes(need); err != nil {
+		hashes, err := torchwood.TileHashReaderWithContext(ctx, tree, p).ReadHashes(need)
+		if err != nil {
 			return nil, fmt.Errorf("proofs: reading hash tiles: %w", err)
 		}
+		for k, ix := range need {
+			known[ix] = hashes[k]
+		}
 	}
-	c, err := torchwood.NewClient(p)
-	if err != nil {
-		return nil, err
-	}
+	stored := tlog.HashReaderFunc(func(ix []int64) ([]tlog.Hash, error) {
+		out := make([]tlog.Hash, len(ix))
+		for k, x := range ix {
+			h, ok := known[x]
+			if !ok {
+				return nil, fmt.Errorf("hash %d was not read", x)
+			}
+			out[k] = h
+		}
+		return out, nil
+	})
 	entries := make([]Entry, 0, len(indices))
 	for _, i := range indices {
-		entry, proof, err := c.Entry(ctx, tree, i)
+		entry, err := p.entry(tree, i)
+		if err != nil {
+			return nil, err
+		}
+		proof, err := tlog.ProveRecord(tree.N, i, stored)
 		if err != nil {
 			return nil, fmt.Errorf("proofs: %w", err)
+		}
+		if err := tlog.CheckRecord(proof, tree.N, tree.Hash, i, tlog.RecordHash(entry)); err != nil {
+			return nil, fmt.Errorf("%w: entry %d is not in the tree: %v", ErrInclusion, i, err)
 		}
 		entries = append(entries, Entry{Index: i, Proof: proof, Statement: entry})
 	}
 	return entries, nil
+}
+
+// entry cuts entry i out of its entry tile, read by Entries.
+func (p *Prover) entry(tree tlog.Tree, i int64) ([]byte, error) {
+	t := tlog.Tile{H: torchwood.TileHeight, L: -1, N: i / torchwood.TileWidth}
+	t.W = int(min(torchwood.TileWidth, tree.N-t.N*torchwood.TileWidth))
+	p.mu.Lock()
+	rest, ok := p.tiles[t]
+	p.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("proofs: entry tile %d was not read", t.N)
+	}
+	for k := int64(0); ; k++ {
+		entry, next, err := torchwood.ReadTileEntry(rest)
+		if err != nil {
+			return nil, fmt.Errorf("proofs: entry tile %d: %w", t.N, err)
+		}
+		if k == i%torchwood.TileWidth {
+			return entry, nil
+		}
+		rest = next
+	}
 }
 
 // Consistency proves that tree contains old as a prefix, and checks the

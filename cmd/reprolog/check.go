@@ -58,9 +58,9 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		printDegraded(rep, stderr)
 		return 0
 	case *asJSON:
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
+		// Compact: a report of thousands of packages is for tools (jq .
+		// indents it), and indenting it cost more than the check itself.
+		if err := json.NewEncoder(stdout).Encode(rep); err != nil {
 			fmt.Fprintln(stderr, "reprolog:", err)
 			return exitUsage
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"net"
 	"os"
 	"path/filepath"
@@ -161,8 +162,14 @@ func TestAptInstall(t *testing.T) {
 		t.Fatalf("check after dissent: %d\n%s%s", code, stdout, stderr)
 	}
 	stdout, _, code = e.check("--json")
-	if code != 1 || !strings.Contains(stdout, `"degraded": [`) || !strings.Contains(stdout, `"baseline": "reproducible"`) {
-		t.Errorf("check --json: %d\n%s", code, stdout)
+	var rep struct {
+		Degraded []struct {
+			Package, Baseline, Health string
+		}
+	}
+	if err := json.Unmarshal([]byte(stdout), &rep); code != 1 || err != nil || len(rep.Degraded) != 1 ||
+		rep.Degraded[0].Package != "hello" || rep.Degraded[0].Baseline != "reproducible" || rep.Degraded[0].Health != "conflict" {
+		t.Errorf("check --json: %d %v\n%s", code, err, stdout)
 	}
 
 	// The next dpkg run warns about it, and still succeeds.

@@ -2,6 +2,8 @@ package log
 
 import (
 	"context"
+	"errors"
+	"os"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -47,6 +49,9 @@ func (ix *indexer) run(ctx context.Context) {
 	ix.set(size, nil)
 	for ctx.Err() == nil {
 		published, err := ix.publishedSize(ctx)
+		if errors.Is(err, os.ErrNotExist) {
+			err = nil // no checkpoint published yet
+		}
 		if err == nil && published > size {
 			size, err = ix.catchUp(ctx, size, published)
 		}

@@ -3,9 +3,9 @@ package log
 import (
 	"context"
 	"errors"
-	"os"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/reprolog/reprolog/client"
 	"github.com/reprolog/reprolog/internal/debtest"
+	"github.com/reprolog/reprolog/internal/nettest"
 )
 
 // statusOf writes a dpkg status file listing the packages as installed,
@@ -147,7 +148,7 @@ func TestCheckLogFailure(t *testing.T) {
 	w := newWorld(t)
 	status := filepath.Join(w.dir, "status")
 	statusOf(t, status, Key{"mystery", "1.0", "amd64"})
-	for name, url := range map[string]string{"refused": refusedURL(t), "silent": silentURL(t)} {
+	for name, url := range map[string]string{"refused": nettest.RefusedURL(t), "silent": nettest.SilentURL(t)} {
 		c := &Checker{Policy: w.policy(t, url), Status: status, Lists: w.dir}
 		_, err := c.Check(context.Background())
 		if !Unreachable(err) || !errors.Is(err, client.ErrLog) {

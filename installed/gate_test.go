@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/reprolog/reprolog/client"
+	"github.com/reprolog/reprolog/internal/nettest"
 )
 
 func TestGateDecides(t *testing.T) {
@@ -103,7 +104,7 @@ func TestGateUnreachable(t *testing.T) {
 	online := w.policy(t, w.log.URL)
 	bundle := fetchBundle(t, online, hello)
 
-	for name, url := range map[string]string{"refused": refusedURL(t), "silent": silentURL(t)} {
+	for name, url := range map[string]string{"refused": nettest.RefusedURL(t), "silent": nettest.SilentURL(t)} {
 		t.Run(name, func(t *testing.T) {
 			os.Remove(hello.Path + BundleSuffix)
 			p := w.policy(t, url)
@@ -136,7 +137,7 @@ func TestGateUnreachable(t *testing.T) {
 	// what the machine has seen is stale.
 	other := w.deb(t, "hello", "2.10-3", "other")
 	os.WriteFile(other.Path+BundleSuffix, bundle, 0o644)
-	p := w.policy(t, refusedURL(t))
+	p := w.policy(t, nettest.RefusedURL(t))
 	out, _ := (&Gate{Policy: p}).Decide(context.Background(), []string{other.Path})
 	if len(out.Decisions) != 1 || out.Decisions[0].Verdict != client.Conflict {
 		t.Errorf("a bundle decides about the file it is given, from its statements: %+v", out)

@@ -3,16 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/reprolog/reprolog/client"
 	"github.com/reprolog/reprolog/internal/debtest"
+	"github.com/reprolog/reprolog/internal/nettest"
 	"github.com/reprolog/reprolog/internal/testbin"
 	"github.com/reprolog/reprolog/log/logtest"
 	"github.com/reprolog/reprolog/pgp/pgptest"
@@ -220,7 +219,7 @@ func TestAptLogUnreachable(t *testing.T) {
 		t.Fatalf("apt-get update: %d\n%s", code, out)
 	}
 
-	for name, url := range map[string]string{"refused": aptRefusedURL(t), "silent": aptSilentURL(t)} {
+	for name, url := range map[string]string{"refused": nettest.RefusedURL(t), "silent": nettest.SilentURL(t)} {
 		e.setLog(url)
 		start := time.Now()
 		out, code := e.aptGet("install", "stuck")
@@ -237,43 +236,4 @@ func TestAptLogUnreachable(t *testing.T) {
 			}
 		}
 	}
-}
-
-func aptRefusedURL(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln.Close()
-	return "http://" + ln.Addr().String()
-}
-
-// aptSilentURL is a server that accepts connections and never answers.
-func aptSilentURL(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return "http://" + ln.Addr().String()
 }

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/reprolog/reprolog/internal/nettest"
 	"github.com/reprolog/reprolog/internal/testbin"
 	"github.com/reprolog/reprolog/pgp/pgptest"
 )
@@ -82,7 +83,7 @@ func TestCheckHookNeverFailsApt(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(dir, "alice.asc"), pgptest.NewSigner(t, "alice").PublicArmored(), 0o644)
 	policy := filepath.Join(dir, "policy")
-	os.WriteFile(policy, []byte("Log-URL: "+aptRefusedURL(t)+"\nLog-Key: "+vkey+"\nState-Dir: state\nTimeout: 1s\n\n"+
+	os.WriteFile(policy, []byte("Log-URL: "+nettest.RefusedURL(t)+"\nLog-Key: "+vkey+"\nState-Dir: state\nTimeout: 1s\n\n"+
 		"Builder: alice\nKey-File: alice.asc\n"), 0o644)
 	status := filepath.Join(dir, "status")
 	os.WriteFile(status, []byte("Package: hello\nStatus: install ok installed\nVersion: 1.0\nArchitecture: all\n"), 0o644)

@@ -25,6 +25,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/reprolog/reprolog/internal/testbin"
+	"github.com/reprolog/reprolog/log/logtest"
 	"github.com/reprolog/reprolog/pgp/pgptest"
 	"github.com/reprolog/reprolog/statement"
 )
@@ -178,7 +179,7 @@ func TestCrash(t *testing.T) {
 	}
 
 	// Every acknowledged entry is where the log said, with its record.
-	entries := readAll(t, srv.URL, v)
+	_, entries := logtest.ReadAll(t, srv.URL, v)
 	seen := map[string]uint64{}
 	for i, e := range entries {
 		st, err := statement.Parse(e)
@@ -273,42 +274,6 @@ func leafHashes(bundle []byte) ([][]byte, error) {
 		out[i] = rfc6962.DefaultHasher.HashLeaf(e)
 	}
 	return out, nil
-}
-
-func readAll(t *testing.T, base string, v note.Verifier) [][]byte {
-	t.Helper()
-	_, raw := getFrom(base + "/checkpoint")
-	n, err := note.Open(raw, note.VerifierList(v))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cp, err := torchwood.ParseCheckpoint(n.Text)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := torchwood.NewTileFetcher(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := torchwood.NewClient(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Entries may stop before a trailing partial tile: resume until done.
-	var out [][]byte
-	for int64(len(out)) < cp.N {
-		before := len(out)
-		for _, e := range c.Entries(context.Background(), cp.Tree, int64(len(out))) {
-			out = append(out, e)
-		}
-		if err := c.Err(); err != nil {
-			t.Fatal(err)
-		}
-		if len(out) == before {
-			t.Fatalf("the log's entries stop at %d of %d", before, cp.N)
-		}
-	}
-	return out
 }
 
 func postTo(url string, body []byte) (int, []byte) {

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/reprolog/reprolog/internal/testbin"
+	"github.com/reprolog/reprolog/log/logtest"
 	"github.com/reprolog/reprolog/pgp/pgptest"
 	"github.com/reprolog/reprolog/statement"
 )
@@ -165,7 +166,7 @@ func TestSoak(t *testing.T) {
 	elapsed := time.Since(start)
 	final := vmRSS(t, srv.Cmd.Process.Pid)
 
-	entries := readAll(t, srv.URL, v)
+	_, entries := logtest.ReadAll(t, srv.URL, v)
 	seen := map[string]int{}
 	for i, e := range entries {
 		st, err := statement.Parse(e)

@@ -8,13 +8,13 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"filippo.io/torchwood"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/reprolog/reprolog/buildinfo"
 	"github.com/reprolog/reprolog/pgp"
@@ -259,7 +259,7 @@ func (s *Server) handleLookup(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleCheckpoint(w http.ResponseWriter, r *http.Request) {
 	cp, err := s.reader.ReadCheckpoint(r.Context())
-	if errors.Is(err, os.ErrNotExist) {
+	if isNotFound(err) {
 		writeError(w, &Error{Status: http.StatusServiceUnavailable, RetryAfter: time.Second, Msg: "no checkpoint published yet"})
 		return
 	} else if err != nil {
@@ -287,7 +287,7 @@ func (s *Server) handleTile(w http.ResponseWriter, r *http.Request) {
 	} else {
 		data, err = s.reader.ReadTile(r.Context(), uint64(t.L), uint64(t.N), partial)
 	}
-	if errors.Is(err, os.ErrNotExist) {
+	if isNotFound(err) || (err != nil && s.beyondTree(r.Context(), t)) {
 		writeError(w, refuse(http.StatusNotFound, err, "no such tile"))
 		return
 	} else if err != nil {
@@ -310,4 +310,22 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]uint64{"tree_size": size, "indexed": s.indexer.indexed()})
+}
+
+// beyondTree reports whether the published tree has no tile t: such a
+// request is answered 404 even when the storage's error does not say
+// "not found" (Tessera's AWS storage flattens it into a string).
+func (s *Server) beyondTree(ctx context.Context, t tlog.Tile) bool {
+	size, err := s.indexer.publishedSize(ctx)
+	if err != nil {
+		return isNotFound(err)
+	}
+	// The hashes at t's level (entries at level -1) that the tree has.
+	n := size
+	for l := 0; l < t.L; l++ {
+		n >>= torchwood.TileHeight
+	}
+	end := uint64(t.N)<<torchwood.TileHeight + uint64(t.W)
+	full := t.W == 1<<torchwood.TileHeight
+	return end > n || (!full && end != n)
 }

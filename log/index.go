@@ -2,10 +2,8 @@ package log
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 	"time"
 
@@ -49,7 +47,7 @@ func (ix *indexer) run(ctx context.Context) {
 	ix.set(size, nil)
 	for ctx.Err() == nil {
 		published, err := ix.publishedSize(ctx)
-		if errors.Is(err, os.ErrNotExist) {
+		if isNotFound(err) {
 			err = nil // no checkpoint published yet
 		}
 		if err == nil && published > size {

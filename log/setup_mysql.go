@@ -89,18 +89,23 @@ func setupMySQL(ctx context.Context, dir string, db *sql.DB, origin string) (Con
 	if err != nil {
 		return Config{}, err
 	}
+	// The store shares the connections; closing it, after Tessera has
+	// stopped, closes them.
+	store, err := openStore(ctx, db, mysqlDialect)
+	if err != nil {
+		return Config{}, err
+	}
+	// The tiles are in this database: refuse one whose log keeps them in
+	// a bucket (SetupAWS), before Tessera's tables are added to it.
+	if err := store.SetMeta(ctx, "tiles", "mysql"); err != nil {
+		return Config{}, fmt.Errorf("MySQL database: %v", err)
+	}
 	if err := applyTesseraSchema(ctx, db); err != nil {
 		return Config{}, err
 	}
 	driver, err := tmysql.New(ctx, db)
 	if err != nil {
 		return Config{}, fmt.Errorf("tessera MySQL storage: %v", err)
-	}
-	// The store shares the connections; closing it, after Tessera has
-	// stopped, closes them.
-	store, err := openStore(ctx, db, mysqlDialect)
-	if err != nil {
-		return Config{}, err
 	}
 	return Config{Signer: signer, VerifierKey: vkey, Driver: driver, Store: store,
 		CheckpointInterval: MySQLMinCheckpointInterval}, nil

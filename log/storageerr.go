@@ -3,12 +3,22 @@ package log
 import (
 	"errors"
 	"net/http"
+	"os"
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/go-sql-driver/mysql"
 	"modernc.org/sqlite"
 )
+
+// isNotFound reports whether err means that the storage has no such
+// object: a missing file, or a missing key in an object store (Tessera's
+// AWS storage does not translate every one into os.ErrNotExist).
+func isNotFound(err error) bool {
+	var nsk *types.NoSuchKey
+	return errors.Is(err, os.ErrNotExist) || errors.As(err, &nsk)
+}
 
 // SQLite primary result codes that mean the storage cannot take writes.
 const (

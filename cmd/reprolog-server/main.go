@@ -4,13 +4,15 @@
 //
 //	reprolog-server [--data DIR] [--listen ADDR] [--origin NAME]
 //	                [--submitters KEYRING] [--witness-policy FILE]
-//	                [--mysql DSN]
+//	                [--mysql DSN [--s3-bucket NAME [--s3-endpoint URL]]]
 //
 // On first start it creates the log's checkpoint key in DIR, writes its
 // verifier key to DIR/log.pub and prints it. By default DIR holds the whole
 // log; with --mysql (or REPROLOG_MYSQL_DSN) the log, its records, keys and
 // index live in that MySQL or MariaDB database, and several front ends with
-// the same key files in DIR serve one log.
+// the same key files in DIR serve one log. With --s3-bucket too, the log is
+// on Tessera's AWS storage: the database sequences it, the bucket holds its
+// tiles.
 package main
 
 import (
@@ -59,7 +61,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		readAll    = fs.Duration("read-timeout", 30*time.Second, "how long a client may take to send a whole request, body included")
 		mysqlDSN   = fs.String("mysql", os.Getenv("REPROLOG_MYSQL_DSN"),
 			"keep the log in this MySQL/MariaDB database, user:password@tcp(host:3306)/dbname (default $REPROLOG_MYSQL_DSN); --data then holds only the checkpoint key")
+		bucket rlog.Bucket
 	)
+	fs.StringVar(&bucket.Name, "s3-bucket", "", "with --mysql: keep the tiles in this S3 bucket (Tessera's AWS storage); credentials from the AWS environment")
+	fs.StringVar(&bucket.Prefix, "s3-prefix", "", "with --s3-bucket: a prefix for the log's objects in the bucket")
+	fs.StringVar(&bucket.Endpoint, "s3-endpoint", "", "with --s3-bucket: URL of an S3-compatible object store (default: Amazon S3)")
+	fs.StringVar(&bucket.Region, "s3-region", "", "with --s3-bucket: the bucket's region (default: $AWS_REGION)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -67,7 +74,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	cfg, err := setup(ctx, *dir, *mysqlDSN, *origin, *interval)
+	cfg, err := setup(ctx, *dir, *mysqlDSN, bucket, *origin, *interval)
 	if err != nil {
 		return err
 	}
@@ -132,13 +139,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return err
 }
 
-// setup prepares the storage: the data directory, or a MySQL database.
-func setup(ctx context.Context, dir, dsn, origin string, interval time.Duration) (rlog.Config, error) {
+// setup prepares the storage: the data directory, a MySQL database, or a
+// MySQL database and an S3 bucket.
+func setup(ctx context.Context, dir, dsn string, b rlog.Bucket, origin string, interval time.Duration) (rlog.Config, error) {
+	if b.Name == "" && (b.Prefix != "" || b.Endpoint != "" || b.Region != "") {
+		return rlog.Config{}, errors.New("--s3-prefix, --s3-endpoint and --s3-region need --s3-bucket")
+	}
 	if dsn == "" {
+		if b.Name != "" {
+			return rlog.Config{}, errors.New("--s3-bucket needs --mysql: the database sequences the log and keeps its records")
+		}
 		return rlog.SetupDir(ctx, dir, origin)
 	}
 	if interval < rlog.MySQLMinCheckpointInterval {
 		return rlog.Config{}, fmt.Errorf("--checkpoint-interval %v: the MySQL storage publishes at most every %v", interval, rlog.MySQLMinCheckpointInterval)
+	}
+	if b.Name != "" {
+		return rlog.SetupAWS(ctx, dir, dsn, b, origin)
 	}
 	return rlog.SetupMySQL(ctx, dir, dsn, origin)
 }

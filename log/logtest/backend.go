@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -24,6 +25,12 @@ import (
 // "reprolog_test:PASSWORD@tcp(127.0.0.1:3306)/". scripts/test sets it.
 const MySQLEnv = "REPROLOG_TEST_MYSQL_DSN"
 
+// S3Env names the environment variable that points tests at an
+// S3-compatible object store, as a URL with the credentials in it:
+// "http://ACCESS_KEY:SECRET_KEY@127.0.0.1:PORT". Together with MySQLEnv it
+// runs the tests on Tessera's AWS storage too. scripts/test sets it.
+const S3Env = "REPROLOG_TEST_S3"
+
 // Backend is where a test log keeps its entries, records and index.
 type Backend string
 
@@ -35,6 +42,10 @@ const (
 	// directory), dropped when the test ends; the checkpoint key stays in
 	// the data directory.
 	MySQL Backend = "mysql"
+	// AWS keeps the log in Tessera's AWS storage: a fresh MySQL database
+	// to sequence it and hold the records and index, and a fresh bucket
+	// of the object store S3Env names for its tiles.
+	AWS Backend = "aws"
 )
 
 var current atomic.Value // Backend
@@ -51,13 +62,32 @@ func Current() Backend {
 // Use makes Start and StartDir use b from now on.
 func Use(b Backend) { current.Store(b) }
 
-// Backends lists the backends tests can run on here: Embedded, and MySQL
-// when MySQLEnv is set.
+// BackendsEnv, when set, picks some of the backends, e.g.
+// REPROLOG_TEST_BACKENDS=aws to run only on Tessera's AWS storage.
+const BackendsEnv = "REPROLOG_TEST_BACKENDS"
+
+// Backends lists the backends tests can run on here: Embedded, MySQL
+// when MySQLEnv is set, and AWS when S3Env is set too; only those that
+// BackendsEnv names when it is set.
 func Backends() []Backend {
-	if os.Getenv(MySQLEnv) == "" {
-		return []Backend{Embedded}
+	bs := []Backend{Embedded}
+	if os.Getenv(MySQLEnv) != "" {
+		bs = append(bs, MySQL)
+		if os.Getenv(S3Env) != "" {
+			bs = append(bs, AWS)
+		}
 	}
-	return []Backend{Embedded, MySQL}
+	pick := os.Getenv(BackendsEnv)
+	if pick == "" {
+		return bs
+	}
+	var picked []Backend
+	for _, b := range bs {
+		if slices.Contains(strings.Split(pick, ","), string(b)) {
+			picked = append(picked, b)
+		}
+	}
+	return picked
 }
 
 // RunBackends runs a package's tests once on each of Backends and returns
@@ -74,7 +104,7 @@ func RunBackends(m *testing.M) int {
 		}
 		Use(b)
 		if i > 0 {
-			fmt.Printf("logtest: the same tests on the %s backend (%s)\n", b, MySQLEnv)
+			fmt.Printf("logtest: the same tests on the %s backend\n", b)
 		}
 		if c := m.Run(); c != 0 {
 			fmt.Printf("logtest: tests failed on the %s backend\n", b)
@@ -94,27 +124,49 @@ func fuzzing() bool {
 	return false
 }
 
-// dsnFile, in a MySQL test log's data directory, names its database, so
-// that StartDir on the same directory opens the same log.
-const dsnFile = "logtest-mysql.dsn"
+// dsnFile and bucketFile, in a test log's data directory, name its
+// database and bucket, so that StartDir on the same directory opens the
+// same log.
+const (
+	dsnFile    = "logtest-mysql.dsn"
+	bucketFile = "logtest-s3.bucket"
+)
 
 // setup prepares a log in dir on the current backend; dsn names its MySQL
 // database.
 func setup(t testing.TB, ctx context.Context, dir string) (cfg rlog.Config, dsn string, err error) {
-	if Current() != MySQL {
+	if Current() == Embedded {
 		cfg, err = rlog.SetupDir(ctx, dir, "reprolog.test/log")
 		return cfg, "", err
 	}
-	raw, err := os.ReadFile(filepath.Join(dir, dsnFile))
-	if errors.Is(err, os.ErrNotExist) {
-		raw = []byte(NewDatabase(t))
-		err = os.WriteFile(filepath.Join(dir, dsnFile), raw, 0o600)
-	}
+	dsn, err = keep(dir, dsnFile, func() string { return NewDatabase(t) })
 	if err != nil {
 		return rlog.Config{}, "", err
 	}
-	cfg, err = rlog.SetupMySQL(ctx, dir, string(raw), "reprolog.test/log")
-	return cfg, string(raw), err
+	if Current() == MySQL {
+		cfg, err = rlog.SetupMySQL(ctx, dir, dsn, "reprolog.test/log")
+		return cfg, dsn, err
+	}
+	name, err := keep(dir, bucketFile, func() string { return NewBucket(t).Name })
+	if err != nil {
+		return rlog.Config{}, "", err
+	}
+	b := S3Bucket(t)
+	b.Name = name
+	cfg, err = rlog.SetupAWS(ctx, dir, dsn, b, "reprolog.test/log")
+	return cfg, dsn, err
+}
+
+// keep returns what file in dir holds, first writing what create returns
+// when there is no such file: the database or bucket of a test log, so
+// that StartDir on the same directory opens the same log.
+func keep(dir, file string, create func() string) (string, error) {
+	raw, err := os.ReadFile(filepath.Join(dir, file))
+	if errors.Is(err, os.ErrNotExist) {
+		raw = []byte(create())
+		err = os.WriteFile(filepath.Join(dir, file), raw, 0o600)
+	}
+	return string(raw), err
 }
 
 // NewDatabase creates a fresh database on the server MySQLEnv names, drops

@@ -13,10 +13,6 @@ import (
 	_ "modernc.org/sqlite" // the embedded SQLite driver
 )
 
-// maxEvidencePerLog caps the misbehaviour reports kept for one log, so that a
-// log sending endless signed garbage cannot fill the witness's disk.
-const maxEvidencePerLog = 1000
-
 // emptyTreeHash is the RFC 6962 hash of the empty tree, SHA-256 of nothing:
 // the state of a log the witness has not seen yet.
 var emptyTreeHash = tlog.Hash(sha256.Sum256(nil))
@@ -25,24 +21,10 @@ var emptyTreeHash = tlog.Hash(sha256.Sum256(nil))
 type LogState struct {
 	Size int64
 	Hash tlog.Hash
-	// Checkpoint is the signed checkpoint as the log submitted it; empty
-	// while the witness has cosigned nothing for the log (size 0).
+	// Checkpoint is the signed checkpoint with the log's signatures that
+	// verified; empty while the witness has cosigned nothing for the log
+	// (size 0).
 	Checkpoint []byte
-}
-
-// Evidence is a signed checkpoint that conflicts with the one the witness
-// held: both are signed by the log, so together they prove misbehaviour
-// even if the log disappears.
-type Evidence struct {
-	Origin string
-	// Kind is "fork" (same size, different root hash) or "inconsistent"
-	// (larger size, but the consistency proof from the held checkpoint
-	// did not verify).
-	Kind     string
-	Held     []byte // the signed checkpoint the witness held (empty for size 0)
-	Received []byte // the conflicting signed checkpoint
-	Request  []byte // the whole add-checkpoint request, with its proof
-	Observed time.Time
 }
 
 // store keeps each log's latest cosigned checkpoint in SQLite. Every update
@@ -144,10 +126,10 @@ func (s *store) addEvidence(ctx context.Context, e Evidence) error {
 	_, err := s.db.ExecContext(ctx,
 		`INSERT INTO evidence (origin, kind, held, received, request, observed)
 		 SELECT ?, ?, ?, ?, ?, ?
-		 WHERE (SELECT count(*) FROM evidence WHERE origin = ?) < ?
+		 WHERE (SELECT count(*) FROM evidence WHERE origin = ? AND kind = ?) < ?
 		 ON CONFLICT DO NOTHING`,
 		e.Origin, e.Kind, nonNil(e.Held), e.Received, e.Request, e.Observed.Unix(),
-		e.Origin, maxEvidencePerLog)
+		e.Origin, e.Kind, maxEvidencePerKind)
 	return err
 }
 

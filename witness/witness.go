@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"time"
 
 	"filippo.io/torchwood"
 	"golang.org/x/mod/sumdb/note"
@@ -25,6 +24,7 @@ type Config struct {
 	// It is created if missing.
 	DB string
 	// Logger receives request and misbehaviour reports; nil discards them.
+	// Forks are logged at ERROR, unproven inconsistencies at WARN.
 	Logger *slog.Logger
 }
 
@@ -89,8 +89,8 @@ func (w *Witness) State(ctx context.Context, origin string) (LogState, error) {
 	return w.store.get(ctx, origin)
 }
 
-// Evidence returns the recorded misbehaviour of the witnessed logs, oldest
-// first.
+// Evidence returns the recorded reports about the witnessed logs, oldest
+// first. Only forks prove misbehaviour (see Evidence.Proves).
 func (w *Witness) Evidence(ctx context.Context) ([]Evidence, error) {
 	return w.store.evidence(ctx)
 }
@@ -161,7 +161,7 @@ func (w *Witness) add(ctx context.Context, body []byte) ([]byte, error) {
 	switch {
 	case req.oldSize == c.N:
 		if c.Hash != held.Hash {
-			w.report(ctx, "fork", c.Origin, held, req, body)
+			w.report(ctx, EvidenceFork, c.Origin, held, n, body)
 			return nil, errFork
 		}
 		if len(req.proof) != 0 {
@@ -173,7 +173,7 @@ func (w *Witness) add(ctx context.Context, body []byte) ([]byte, error) {
 		}
 	default:
 		if err := tlog.CheckTree(req.proof, c.N, c.Hash, req.oldSize, held.Hash); err != nil {
-			w.report(ctx, "inconsistent", c.Origin, held, req, body)
+			w.report(ctx, EvidenceInconsistent, c.Origin, held, n, body)
 			return nil, errBadProof
 		}
 	}
@@ -185,10 +185,15 @@ func (w *Witness) add(ctx context.Context, body []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Keep only the log's signatures that verified.
+	signed, err := note.Sign(&note.Note{Text: n.Text, Sigs: n.Sigs})
+	if err != nil {
+		return nil, err
+	}
 	if w.stall != nil {
 		w.stall()
 	}
-	next := LogState{Size: c.N, Hash: c.Hash, Checkpoint: req.checkpoint}
+	next := LogState{Size: c.N, Hash: c.Hash, Checkpoint: signed}
 	swapped, err := w.store.compareAndSwap(ctx, c.Origin, held, next)
 	if err != nil {
 		return nil, err
@@ -230,19 +235,4 @@ func (w *Witness) cosign(text string) ([]byte, error) {
 	}
 	// note.Sign returns the text, a blank line, and the signature lines.
 	return signed[len(text)+1:], nil
-}
-
-// report records a signed checkpoint that conflicts with the held one.
-func (w *Witness) report(ctx context.Context, kind, origin string, held LogState, req *addRequest, body []byte) {
-	w.log.ErrorContext(ctx, "log misbehaviour: checkpoint conflicts with the one the witness holds",
-		"kind", kind, "origin", origin, "held_size", held.Size,
-		"held_checkpoint", string(held.Checkpoint), "received_checkpoint", string(req.checkpoint))
-	// Keep the evidence even if the log hangs up.
-	err := w.store.addEvidence(context.WithoutCancel(ctx), Evidence{
-		Origin: origin, Kind: kind, Held: held.Checkpoint, Received: req.checkpoint,
-		Request: body, Observed: time.Now(),
-	})
-	if err != nil {
-		w.log.ErrorContext(ctx, "recording evidence", "origin", origin, "error", err)
-	}
 }

@@ -33,7 +33,7 @@ type Config struct {
 // durably. Serve it over HTTP with ServeHTTP.
 type Witness struct {
 	signer *torchwood.CosignatureSigner
-	logs   map[string][]note.Verifier
+	logs   map[string]note.Verifiers // by origin
 	store  *store
 	log    *slog.Logger
 
@@ -67,8 +67,9 @@ func New(cfg Config) (*Witness, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Witness{signer: cfg.Signer, logs: byOrigin, store: st, log: lg}
-	for origin := range byOrigin {
+	w := &Witness{signer: cfg.Signer, logs: map[string]note.Verifiers{}, store: st, log: lg}
+	for origin, vs := range byOrigin {
+		w.logs[origin] = note.VerifierList(vs...)
 		if err := st.addLog(context.Background(), origin); err != nil {
 			st.close()
 			return nil, fmt.Errorf("witness: registering log %q: %w", origin, err)
@@ -115,7 +116,8 @@ var (
 	errBadSignature = errors.New("checkpoint is not signed by a known key of the log")      // 403
 	errOldTooLarge  = errors.New("old size is larger than the checkpoint size")             // 400
 	errBadProof     = errors.New("consistency proof does not verify")                       // 422
-	errFork         = errors.New("checkpoint conflicts with the one held at the same size") // 409
+	errFork         = errors.New("checkpoint conflicts with the one held at the same size") // 422
+	errEmptyTree    = errors.New("a checkpoint of size 0 must have the empty tree's hash")  // 422
 )
 
 // conflictError is a 409 with the size the witness holds.
@@ -159,6 +161,10 @@ func (w *Witness) add(ctx context.Context, body []byte) ([]byte, error) {
 		return nil, &conflictError{held.Size}
 	}
 	switch {
+	case c.N == 0 && c.Hash != emptyTreeHash:
+		w.log.ErrorContext(ctx, "log misbehaviour: the log signed a checkpoint of size 0 that does not have the empty tree's hash",
+			"origin", c.Origin, "received_checkpoint", string(req.checkpoint))
+		return nil, errEmptyTree
 	case req.oldSize == c.N:
 		if c.Hash != held.Hash {
 			w.report(ctx, EvidenceFork, c.Origin, held, n, body)
@@ -209,22 +215,22 @@ func (w *Witness) add(ctx context.Context, body []byte) ([]byte, error) {
 	return cosig, nil
 }
 
-// openSigned opens the checkpoint note with each of the log's keys in turn:
-// one valid signature from a known key is enough, whatever else the note
-// carries.
-func openSigned(checkpoint []byte, verifiers []note.Verifier) (*note.Note, error) {
-	for _, v := range verifiers {
-		n, err := note.Open(checkpoint, note.VerifierList(v))
-		if err == nil {
-			return n, nil
-		}
-		var unverified *note.UnverifiedNoteError
-		var invalid *note.InvalidSignatureError
-		if !errors.As(err, &unverified) && !errors.As(err, &invalid) {
-			return nil, errMalformed
-		}
+// openSigned opens the checkpoint note with the log's keys. One valid
+// signature from a known key is enough, and signatures from unknown keys
+// are ignored; but a signature from a known key that does not verify makes
+// the note malformed (C2SP signed-note), and it is refused like an unsigned
+// one (C2SP tlog-witness).
+func openSigned(checkpoint []byte, verifiers note.Verifiers) (*note.Note, error) {
+	n, err := note.Open(checkpoint, verifiers)
+	var unverified *note.UnverifiedNoteError
+	var invalid *note.InvalidSignatureError
+	switch {
+	case errors.As(err, &unverified), errors.As(err, &invalid):
+		return nil, errBadSignature
+	case err != nil:
+		return nil, errMalformed
 	}
-	return nil, errBadSignature
+	return n, nil
 }
 
 // cosign returns the witness's signature line over the checkpoint text.

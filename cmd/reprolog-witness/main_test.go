@@ -201,8 +201,8 @@ func TestBinary(t *testing.T) {
 	fork := witnesstest.NewMemLog(log.Key)
 	fork.AppendN(t, 10, "fork")
 	forked := fork.Checkpoint(t, 10)
-	if status, _ := postBody(t, p.addr, witnesstest.AddCheckpointBody(10, nil, forked)); status != 409 {
-		t.Fatalf("fork: %d, want 409", status)
+	if status, _ := postBody(t, p.addr, witnesstest.AddCheckpointBody(10, nil, forked)); status != 422 {
+		t.Fatalf("fork: %d, want 422", status)
 	}
 	// A genuine larger checkpoint with a garbage proof: anyone can send it.
 	log.AppendN(t, 1, "e2e")

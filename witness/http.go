@@ -13,8 +13,10 @@ import (
 // ServeHTTP serves the C2SP tlog-witness API:
 //
 //	POST /add-checkpoint
+//	GET  /<origin hash>/checkpoint
 //
-// with the status codes the specification gives: 200 and the cosignature
+// The second is the monitor retrieval API (see serveCheckpoint). The first
+// answers with the status codes the specification gives: 200 and the cosignature
 // line, 400 malformed (or old size larger than the checkpoint's), 403 no
 // valid signature of the log (or an invalid one from a known key), 404
 // unknown origin, 409 with Content-Type text/x.tlog.size and the held size
@@ -23,6 +25,10 @@ import (
 // without the empty tree's hash); and 503 with Retry-After while its
 // storage is full or cannot be written.
 func (w *Witness) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	if hash, ok := checkpointPath(r.URL.Path); ok {
+		w.serveCheckpoint(rw, r, hash)
+		return
+	}
 	if r.URL.Path != "/add-checkpoint" {
 		http.NotFound(rw, r)
 		return

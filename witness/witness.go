@@ -3,6 +3,7 @@ package witness
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -34,6 +35,7 @@ type Config struct {
 type Witness struct {
 	signer *torchwood.CosignatureSigner
 	logs   map[string]note.Verifiers // by origin
+	hashes map[string]string         // origins by lowercase hex SHA-256
 	store  *store
 	log    *slog.Logger
 
@@ -67,9 +69,10 @@ func New(cfg Config) (*Witness, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Witness{signer: cfg.Signer, logs: map[string]note.Verifiers{}, store: st, log: lg}
+	w := &Witness{signer: cfg.Signer, logs: map[string]note.Verifiers{}, hashes: map[string]string{}, store: st, log: lg}
 	for origin, vs := range byOrigin {
 		w.logs[origin] = note.VerifierList(vs...)
+		w.hashes[fmt.Sprintf("%x", sha256.Sum256([]byte(origin)))] = origin
 		if err := st.addLog(context.Background(), origin); err != nil {
 			st.close()
 			return nil, fmt.Errorf("witness: registering log %q: %w", origin, err)
@@ -199,7 +202,8 @@ func (w *Witness) add(ctx context.Context, body []byte) ([]byte, error) {
 	if w.stall != nil {
 		w.stall()
 	}
-	next := LogState{Size: c.N, Hash: c.Hash, Checkpoint: signed}
+	cosigned := append(bytes.Clone(signed), cosig...)
+	next := LogState{Size: c.N, Hash: c.Hash, Checkpoint: signed, Cosigned: cosigned}
 	swapped, err := w.store.compareAndSwap(ctx, c.Origin, held, next)
 	if err != nil {
 		return nil, err

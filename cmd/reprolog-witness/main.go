@@ -9,7 +9,9 @@
 // writes its verifier key to DIR/witness.pub and prints it; logs list that
 // key in their witness policies. Its state (the latest checkpoint of each
 // log) is kept in DIR/witness.db. Logs submit checkpoints with
-// POST /add-checkpoint; GET / shows the key and the state.
+// POST /add-checkpoint; monitors read the latest cosigned checkpoint of a log
+// with GET /<hex SHA-256 of its origin>/checkpoint; GET / shows the key and
+// the state.
 //
 // A log-signed checkpoint that conflicts with the one the witness holds is
 // refused and kept with the held one as evidence; "evidence" prints the
@@ -130,6 +132,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/add-checkpoint", w)
+	mux.Handle("/{hash}/checkpoint", w)
 	mux.Handle("GET /{$}", statusPage(w, vkey, policy.Logs()))
 	srv := &http.Server{
 		Handler:           http.MaxBytesHandler(mux, witness.MaxRequestSize),

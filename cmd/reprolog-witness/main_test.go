@@ -3,7 +3,9 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -178,7 +180,16 @@ func TestBinary(t *testing.T) {
 	if _, err := note.Open(append(log.Checkpoint(t, 6), body...), note.VerifierList(v)); err != nil {
 		t.Fatalf("cosignature does not verify with the printed key: %v", err)
 	}
-	resp, err := http.Get("http://" + p.addr + "/")
+	resp, err := http.Get(fmt.Sprintf("http://%s/%x/checkpoint", p.addr, sha256.Sum256([]byte(log.Key.Origin))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cosigned, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if n, err := note.Open(cosigned, note.VerifierList(v, log.Key.Verifier)); err != nil || len(n.Sigs) != 2 {
+		t.Fatalf("GET /<origin hash>/checkpoint: %d %q (%v), want the checkpoint signed by the log and cosigned", resp.StatusCode, cosigned, err)
+	}
+	resp, err = http.Get("http://" + p.addr + "/")
 	if err != nil {
 		t.Fatal(err)
 	}

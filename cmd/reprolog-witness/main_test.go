@@ -18,25 +18,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reprolog/reprolog/internal/testbin"
 	"github.com/reprolog/reprolog/witness/witnesstest"
 	fnote "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
-// buildBinary builds reprolog-witness into a temporary directory.
+// buildBinary builds reprolog-witness (with -race under -race), once for
+// all the tests of this package.
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	goCmd, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), "reprolog-witness")
-	out, err := exec.Command(goCmd, "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
+	return testbin.Build(t, "reprolog-witness")
 }
 
 // process is a running reprolog-witness.
@@ -239,6 +232,7 @@ func TestBinary(t *testing.T) {
 		f["origin"] != "example.com/log" || f["held_checkpoint"] != string(log.Checkpoint(t, 10)) || f["received_checkpoint"] != string(forked) {
 		t.Fatalf("fork evidence = %v", f)
 	}
+	checkForkEvidence(t, got[0], log.Key.VKey)
 	if j := got[1]; j["kind"] != "inconsistent" || j["proven"] != false || !strings.HasPrefix(j["meaning"].(string), "unproven") {
 		t.Fatalf("evidence for a garbage proof = %v, want it labelled unproven", j)
 	}

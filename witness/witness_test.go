@@ -112,6 +112,7 @@ func TestAddCheckpointStatuses(t *testing.T) {
 		{"proof line not base64", append([]byte("old 4\nnot base64!\n\n"), good...), http.StatusBadRequest, ""},
 		{"proof line too short", append([]byte("old 4\nAAAA\n\n"), good...), http.StatusBadRequest, ""},
 		{"64 proof lines", body(4, longProof, good), http.StatusBadRequest, ""},
+		{"63 proof lines (parsed, then checked)", body(4, longProof[:63], good), http.StatusUnprocessableEntity, ""},
 		{"old larger than checkpoint", body(11, nil, good), http.StatusBadRequest, ""},
 		{"old smaller than held", body(2, logA.Proof(t, 2, 10), good), http.StatusConflict, "4\n"},
 		{"old larger than held", body(6, logA.Proof(t, 6, 10), good), http.StatusConflict, "4\n"},

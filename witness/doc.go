@@ -10,6 +10,8 @@
 // state, one checkpoint per log, lives in an embedded SQLite database and is
 // updated with a compare-and-swap, so concurrent requests never roll it
 // back. Checkpoints that contradict the held one are kept as Evidence.
+// Monitors read the latest cosigned checkpoint of each log from
+// /<origin hash>/checkpoint.
 //
 // The client side, Policy, reads a C2SP tlog-policy file
 // (https://c2sp.org/tlog-policy) and verifies that a checkpoint carries the

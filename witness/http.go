@@ -13,15 +13,22 @@ import (
 // ServeHTTP serves the C2SP tlog-witness API:
 //
 //	POST /add-checkpoint
+//	GET  /<origin hash>/checkpoint
 //
-// with the status codes the specification gives: 200 and the cosignature
+// The second is the monitor retrieval API (see serveCheckpoint). The first
+// answers with the status codes the specification gives: 200 and the cosignature
 // line, 400 malformed (or old size larger than the checkpoint's), 403 no
-// valid signature of the log, 404 unknown origin, 409 with Content-Type
-// text/x.tlog.size and the held size when the old size is not the held one,
-// 409 (text/plain) when the checkpoint has the held size but another root
-// hash, 413 body too large, 422 bad consistency proof; and 503 with
-// Retry-After while its storage is full or cannot be written.
+// valid signature of the log (or an invalid one from a known key), 404
+// unknown origin, 409 with Content-Type text/x.tlog.size and the held size
+// when the old size is not the held one, 413 body too large, 422 bad
+// consistency proof (or the held size with another root hash, or size 0
+// without the empty tree's hash); and 503 with Retry-After while its
+// storage is full or cannot be written.
 func (w *Witness) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	if hash, ok := checkpointPath(r.URL.Path); ok {
+		w.serveCheckpoint(rw, r, hash)
+		return
+	}
 	if r.URL.Path != "/add-checkpoint" {
 		http.NotFound(rw, r)
 		return
@@ -60,9 +67,7 @@ func (w *Witness) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		status = http.StatusForbidden
 	case errors.Is(err, errUnknownLog):
 		status = http.StatusNotFound
-	case errors.Is(err, errFork):
-		status = http.StatusConflict
-	case errors.Is(err, errBadProof):
+	case errors.Is(err, errBadProof), errors.Is(err, errFork), errors.Is(err, errEmptyTree):
 		status = http.StatusUnprocessableEntity
 	case storageUnavailable(err):
 		w.log.ErrorContext(r.Context(), "add-checkpoint failed: storage full or unwritable", "error", err)

@@ -49,6 +49,8 @@ func TestRestartKeepsState(t *testing.T) {
 	if w.VerifierKey() != vkey {
 		t.Fatalf("reloaded key %s, want %s", w.VerifierKey(), vkey)
 	}
+	// It still shows what it cosigned before the restart.
+	served(t, checkpointURL(srv.URL, log.Key.Origin), log, vkey, 6)
 	// A log that lost track (old 0) is told the size the witness kept.
 	if r := post(t, srv.URL, log.Request(t, 0, 9)); r.status != 409 || r.body != "6\n" {
 		t.Fatalf("after restart, old 0: %d %q; want 409 6", r.status, r.body)

@@ -13,10 +13,6 @@ import (
 	_ "modernc.org/sqlite" // the embedded SQLite driver
 )
 
-// maxEvidencePerLog caps the misbehaviour reports kept for one log, so that a
-// log sending endless signed garbage cannot fill the witness's disk.
-const maxEvidencePerLog = 1000
-
 // emptyTreeHash is the RFC 6962 hash of the empty tree, SHA-256 of nothing:
 // the state of a log the witness has not seen yet.
 var emptyTreeHash = tlog.Hash(sha256.Sum256(nil))
@@ -25,24 +21,14 @@ var emptyTreeHash = tlog.Hash(sha256.Sum256(nil))
 type LogState struct {
 	Size int64
 	Hash tlog.Hash
-	// Checkpoint is the signed checkpoint as the log submitted it; empty
-	// while the witness has cosigned nothing for the log (size 0).
+	// Checkpoint is the signed checkpoint with the log's signatures that
+	// verified; empty while the witness has cosigned nothing for the log
+	// (size 0).
 	Checkpoint []byte
-}
-
-// Evidence is a signed checkpoint that conflicts with the one the witness
-// held: both are signed by the log, so together they prove misbehaviour
-// even if the log disappears.
-type Evidence struct {
-	Origin string
-	// Kind is "fork" (same size, different root hash) or "inconsistent"
-	// (larger size, but the consistency proof from the held checkpoint
-	// did not verify).
-	Kind     string
-	Held     []byte // the signed checkpoint the witness held (empty for size 0)
-	Received []byte // the conflicting signed checkpoint
-	Request  []byte // the whole add-checkpoint request, with its proof
-	Observed time.Time
+	// Cosigned is Checkpoint followed by the cosignature the witness
+	// answered with; empty if the witness kept none (size 0, or a state
+	// from a version of the witness that did not keep it).
+	Cosigned []byte
 }
 
 // store keeps each log's latest cosigned checkpoint in SQLite. Every update
@@ -57,7 +43,8 @@ CREATE TABLE IF NOT EXISTS log (
 	origin     TEXT PRIMARY KEY,
 	tree_size  INTEGER NOT NULL,
 	tree_hash  TEXT NOT NULL,  -- base64
-	checkpoint BLOB NOT NULL   -- signed checkpoint, empty at size 0
+	checkpoint BLOB NOT NULL,  -- signed checkpoint, empty at size 0
+	cosigned   BLOB NOT NULL DEFAULT x'' -- checkpoint and the witness's cosignature
 ) STRICT;
 CREATE TABLE IF NOT EXISTS evidence (
 	id       INTEGER PRIMARY KEY,
@@ -85,11 +72,25 @@ func openStore(path string) (*store, error) {
 	// errors out of the request path. The compare-and-swap, not this, is
 	// what keeps concurrent requests safe.
 	db.SetMaxOpenConns(1)
-	if _, err := db.Exec(schema); err != nil {
+	if err := initSchema(db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("witness: initializing database %s: %w", path, err)
 	}
 	return &store{db: db}, nil
+}
+
+// initSchema creates the tables, and adds the cosigned column to a
+// database made before the witness kept its cosignatures.
+func initSchema(db *sql.DB) error {
+	if _, err := db.Exec(schema); err != nil {
+		return err
+	}
+	var n int
+	err := db.QueryRow(`SELECT count(*) FROM pragma_table_info('log') WHERE name = 'cosigned'`).Scan(&n)
+	if err == nil && n == 0 {
+		_, err = db.Exec(`ALTER TABLE log ADD COLUMN cosigned BLOB NOT NULL DEFAULT x''`)
+	}
+	return err
 }
 
 func (s *store) close() error { return s.db.Close() }
@@ -108,8 +109,8 @@ func (s *store) get(ctx context.Context, origin string) (LogState, error) {
 	var st LogState
 	var hash string
 	err := s.db.QueryRowContext(ctx,
-		`SELECT tree_size, tree_hash, checkpoint FROM log WHERE origin = ?`, origin).
-		Scan(&st.Size, &hash, &st.Checkpoint)
+		`SELECT tree_size, tree_hash, checkpoint, cosigned FROM log WHERE origin = ?`, origin).
+		Scan(&st.Size, &hash, &st.Checkpoint, &st.Cosigned)
 	if errors.Is(err, sql.ErrNoRows) {
 		return LogState{}, errNoState
 	}
@@ -126,9 +127,9 @@ func (s *store) get(ctx context.Context, origin string) (LogState, error) {
 // and reports whether it did.
 func (s *store) compareAndSwap(ctx context.Context, origin string, old, next LogState) (bool, error) {
 	res, err := s.db.ExecContext(ctx,
-		`UPDATE log SET tree_size = ?, tree_hash = ?, checkpoint = ?
+		`UPDATE log SET tree_size = ?, tree_hash = ?, checkpoint = ?, cosigned = ?
 		 WHERE origin = ? AND tree_size = ? AND tree_hash = ?`,
-		next.Size, next.Hash.String(), next.Checkpoint,
+		next.Size, next.Hash.String(), next.Checkpoint, nonNil(next.Cosigned),
 		origin, old.Size, old.Hash.String())
 	if err != nil {
 		return false, err
@@ -144,10 +145,10 @@ func (s *store) addEvidence(ctx context.Context, e Evidence) error {
 	_, err := s.db.ExecContext(ctx,
 		`INSERT INTO evidence (origin, kind, held, received, request, observed)
 		 SELECT ?, ?, ?, ?, ?, ?
-		 WHERE (SELECT count(*) FROM evidence WHERE origin = ?) < ?
+		 WHERE (SELECT count(*) FROM evidence WHERE origin = ? AND kind = ?) < ?
 		 ON CONFLICT DO NOTHING`,
 		e.Origin, e.Kind, nonNil(e.Held), e.Received, e.Request, e.Observed.Unix(),
-		e.Origin, maxEvidencePerLog)
+		e.Origin, e.Kind, maxEvidencePerKind)
 	return err
 }
 

@@ -3,11 +3,11 @@ package witness
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"time"
 
 	"filippo.io/torchwood"
 	"golang.org/x/mod/sumdb/note"
@@ -25,6 +25,7 @@ type Config struct {
 	// It is created if missing.
 	DB string
 	// Logger receives request and misbehaviour reports; nil discards them.
+	// Forks are logged at ERROR, unproven inconsistencies at WARN.
 	Logger *slog.Logger
 }
 
@@ -33,7 +34,8 @@ type Config struct {
 // durably. Serve it over HTTP with ServeHTTP.
 type Witness struct {
 	signer *torchwood.CosignatureSigner
-	logs   map[string][]note.Verifier
+	logs   map[string]note.Verifiers // by origin
+	hashes map[string]string         // origins by lowercase hex SHA-256
 	store  *store
 	log    *slog.Logger
 
@@ -67,8 +69,10 @@ func New(cfg Config) (*Witness, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Witness{signer: cfg.Signer, logs: byOrigin, store: st, log: lg}
-	for origin := range byOrigin {
+	w := &Witness{signer: cfg.Signer, logs: map[string]note.Verifiers{}, hashes: map[string]string{}, store: st, log: lg}
+	for origin, vs := range byOrigin {
+		w.logs[origin] = note.VerifierList(vs...)
+		w.hashes[fmt.Sprintf("%x", sha256.Sum256([]byte(origin)))] = origin
 		if err := st.addLog(context.Background(), origin); err != nil {
 			st.close()
 			return nil, fmt.Errorf("witness: registering log %q: %w", origin, err)
@@ -89,8 +93,8 @@ func (w *Witness) State(ctx context.Context, origin string) (LogState, error) {
 	return w.store.get(ctx, origin)
 }
 
-// Evidence returns the recorded misbehaviour of the witnessed logs, oldest
-// first.
+// Evidence returns the recorded reports about the witnessed logs, oldest
+// first. Only forks prove misbehaviour (see Evidence.Proves).
 func (w *Witness) Evidence(ctx context.Context) ([]Evidence, error) {
 	return w.store.evidence(ctx)
 }
@@ -115,7 +119,8 @@ var (
 	errBadSignature = errors.New("checkpoint is not signed by a known key of the log")      // 403
 	errOldTooLarge  = errors.New("old size is larger than the checkpoint size")             // 400
 	errBadProof     = errors.New("consistency proof does not verify")                       // 422
-	errFork         = errors.New("checkpoint conflicts with the one held at the same size") // 409
+	errFork         = errors.New("checkpoint conflicts with the one held at the same size") // 422
+	errEmptyTree    = errors.New("a checkpoint of size 0 must have the empty tree's hash")  // 422
 )
 
 // conflictError is a 409 with the size the witness holds.
@@ -159,9 +164,13 @@ func (w *Witness) add(ctx context.Context, body []byte) ([]byte, error) {
 		return nil, &conflictError{held.Size}
 	}
 	switch {
+	case c.N == 0 && c.Hash != emptyTreeHash:
+		w.log.ErrorContext(ctx, "log misbehaviour: the log signed a checkpoint of size 0 that does not have the empty tree's hash",
+			"origin", c.Origin, "received_checkpoint", string(req.checkpoint))
+		return nil, errEmptyTree
 	case req.oldSize == c.N:
 		if c.Hash != held.Hash {
-			w.report(ctx, "fork", c.Origin, held, req, body)
+			w.report(ctx, EvidenceFork, c.Origin, held, n, body)
 			return nil, errFork
 		}
 		if len(req.proof) != 0 {
@@ -173,7 +182,7 @@ func (w *Witness) add(ctx context.Context, body []byte) ([]byte, error) {
 		}
 	default:
 		if err := tlog.CheckTree(req.proof, c.N, c.Hash, req.oldSize, held.Hash); err != nil {
-			w.report(ctx, "inconsistent", c.Origin, held, req, body)
+			w.report(ctx, EvidenceInconsistent, c.Origin, held, n, body)
 			return nil, errBadProof
 		}
 	}
@@ -185,10 +194,16 @@ func (w *Witness) add(ctx context.Context, body []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Keep only the log's signatures that verified.
+	signed, err := note.Sign(&note.Note{Text: n.Text, Sigs: n.Sigs})
+	if err != nil {
+		return nil, err
+	}
 	if w.stall != nil {
 		w.stall()
 	}
-	next := LogState{Size: c.N, Hash: c.Hash, Checkpoint: req.checkpoint}
+	cosigned := append(bytes.Clone(signed), cosig...)
+	next := LogState{Size: c.N, Hash: c.Hash, Checkpoint: signed, Cosigned: cosigned}
 	swapped, err := w.store.compareAndSwap(ctx, c.Origin, held, next)
 	if err != nil {
 		return nil, err
@@ -204,22 +219,22 @@ func (w *Witness) add(ctx context.Context, body []byte) ([]byte, error) {
 	return cosig, nil
 }
 
-// openSigned opens the checkpoint note with each of the log's keys in turn:
-// one valid signature from a known key is enough, whatever else the note
-// carries.
-func openSigned(checkpoint []byte, verifiers []note.Verifier) (*note.Note, error) {
-	for _, v := range verifiers {
-		n, err := note.Open(checkpoint, note.VerifierList(v))
-		if err == nil {
-			return n, nil
-		}
-		var unverified *note.UnverifiedNoteError
-		var invalid *note.InvalidSignatureError
-		if !errors.As(err, &unverified) && !errors.As(err, &invalid) {
-			return nil, errMalformed
-		}
+// openSigned opens the checkpoint note with the log's keys. One valid
+// signature from a known key is enough, and signatures from unknown keys
+// are ignored; but a signature from a known key that does not verify makes
+// the note malformed (C2SP signed-note), and it is refused like an unsigned
+// one (C2SP tlog-witness).
+func openSigned(checkpoint []byte, verifiers note.Verifiers) (*note.Note, error) {
+	n, err := note.Open(checkpoint, verifiers)
+	var unverified *note.UnverifiedNoteError
+	var invalid *note.InvalidSignatureError
+	switch {
+	case errors.As(err, &unverified), errors.As(err, &invalid):
+		return nil, errBadSignature
+	case err != nil:
+		return nil, errMalformed
 	}
-	return nil, errBadSignature
+	return n, nil
 }
 
 // cosign returns the witness's signature line over the checkpoint text.
@@ -230,19 +245,4 @@ func (w *Witness) cosign(text string) ([]byte, error) {
 	}
 	// note.Sign returns the text, a blank line, and the signature lines.
 	return signed[len(text)+1:], nil
-}
-
-// report records a signed checkpoint that conflicts with the held one.
-func (w *Witness) report(ctx context.Context, kind, origin string, held LogState, req *addRequest, body []byte) {
-	w.log.ErrorContext(ctx, "log misbehaviour: checkpoint conflicts with the one the witness holds",
-		"kind", kind, "origin", origin, "held_size", held.Size,
-		"held_checkpoint", string(held.Checkpoint), "received_checkpoint", string(req.checkpoint))
-	// Keep the evidence even if the log hangs up.
-	err := w.store.addEvidence(context.WithoutCancel(ctx), Evidence{
-		Origin: origin, Kind: kind, Held: held.Checkpoint, Received: req.checkpoint,
-		Request: body, Observed: time.Now(),
-	})
-	if err != nil {
-		w.log.ErrorContext(ctx, "recording evidence", "origin", origin, "error", err)
-	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/torchwood"
 	"github.com/reprolog/reprolog/witness"
 	"github.com/reprolog/reprolog/witness/witnesstest"
 	"golang.org/x/mod/sumdb/note"
@@ -111,6 +112,7 @@ func TestAddCheckpointStatuses(t *testing.T) {
 		{"proof line not base64", append([]byte("old 4\nnot base64!\n\n"), good...), http.StatusBadRequest, ""},
 		{"proof line too short", append([]byte("old 4\nAAAA\n\n"), good...), http.StatusBadRequest, ""},
 		{"64 proof lines", body(4, longProof, good), http.StatusBadRequest, ""},
+		{"63 proof lines (parsed, then checked)", body(4, longProof[:63], good), http.StatusUnprocessableEntity, ""},
 		{"old larger than checkpoint", body(11, nil, good), http.StatusBadRequest, ""},
 		{"old smaller than held", body(2, logA.Proof(t, 2, 10), good), http.StatusConflict, "4\n"},
 		{"old larger than held", body(6, logA.Proof(t, 6, 10), good), http.StatusConflict, "4\n"},
@@ -193,8 +195,8 @@ func TestForkIsRefusedWithEvidence(t *testing.T) {
 	checkCosigned(t, post(t, w.URL, log.Request(t, 0, 8)), w.VKey, held)
 	forked := fork.Checkpoint(t, 8)
 	r := post(t, w.URL, witnesstest.AddCheckpointBody(8, nil, forked))
-	if r.status != http.StatusConflict || r.contentType == "text/x.tlog.size" {
-		t.Fatalf("fork: status %d, Content-Type %q; want 409 without text/x.tlog.size (it is not a size mismatch)", r.status, r.contentType)
+	if r.status != http.StatusUnprocessableEntity || r.contentType == "text/x.tlog.size" {
+		t.Fatalf("fork: status %d, Content-Type %q; want 422 (C2SP tlog-witness since July 2026; it is not a size mismatch)", r.status, r.contentType)
 	}
 	// A consistency "proof" from the held size cannot help the fork either.
 	fork.AppendN(t, 2, "evil")
@@ -254,14 +256,16 @@ func TestHTTPMethodsAndSizes(t *testing.T) {
 }
 
 // TestRotatedLogKey configures two keys for one origin, as a log rotating
-// its key would: a checkpoint signed by either is accepted, even next to an
-// invalid signature from the other.
+// its key would: a checkpoint signed by either, or both, is accepted; but a
+// signature by one of them that does not verify makes the note malformed
+// (C2SP signed-note), and it is refused with 403 even next to a valid
+// signature by the other.
 func TestRotatedLogKey(t *testing.T) {
 	oldKey := witnesstest.NewLogKey(t, "example.com/log")
 	newKey := witnesstest.NewLogKey(t, "example.com/log")
 	log := witnesstest.NewMemLog(oldKey)
 	w := witnesstest.StartWitness(t, "example.com/witness", oldKey.Entry(), newKey.Entry())
-	log.AppendN(t, 4, "r")
+	log.AppendN(t, 6, "r")
 	checkCosigned(t, post(t, w.URL, log.Request(t, 0, 2)), w.VKey, log.Checkpoint(t, 2))
 
 	text := noteText(t, log.Checkpoint(t, 4))
@@ -271,8 +275,74 @@ func TestRotatedLogKey(t *testing.T) {
 	}
 	// The old key's signature is the last line; break it.
 	broken := tamper(t, both)
-	checkCosigned(t, post(t, w.URL, witnesstest.AddCheckpointBody(2, log.Proof(t, 2, 4), broken)), w.VKey, broken)
-	if st := state(t, w, oldKey.Origin); st.Size != 4 {
-		t.Fatalf("size %d, want 4", st.Size)
+	if r := post(t, w.URL, witnesstest.AddCheckpointBody(2, log.Proof(t, 2, 4), broken)); r.status != http.StatusForbidden {
+		t.Fatalf("a valid signature next to an invalid one of a known key: %d (%s), want 403", r.status, r.body)
 	}
+	checkCosigned(t, post(t, w.URL, witnesstest.AddCheckpointBody(2, log.Proof(t, 2, 4), both)), w.VKey, both)
+	byNew, err := note.Sign(&note.Note{Text: noteText(t, log.Checkpoint(t, 6))}, newKey.Signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkCosigned(t, post(t, w.URL, witnesstest.AddCheckpointBody(4, log.Proof(t, 4, 6), byNew)), w.VKey, byNew)
+	if st := state(t, w, oldKey.Origin); st.Size != 6 {
+		t.Fatalf("size %d, want 6", st.Size)
+	}
+}
+
+// TestExtraSignaturesIgnored sends a checkpoint that carries, besides the
+// log's signature, signatures from keys the witness does not know: another
+// key named like the log, another log, and another witness's cosignature.
+// The witness ignores them, answers with its own cosignature only, and keeps
+// the checkpoint with the log's signature only.
+func TestExtraSignaturesIgnored(t *testing.T) {
+	log := witnesstest.NewMemLog(witnesstest.NewLogKey(t, "example.com/log"))
+	w := witnesstest.StartWitness(t, "example.com/witness", log.Key.Entry())
+	other := witnesstest.StartWitness(t, "example.com/other-witness", log.Key.Entry())
+	log.AppendN(t, 3, "x")
+	cp := log.Checkpoint(t, 3)
+	cosig := post(t, other.URL, log.Request(t, 0, 3))
+	checkCosigned(t, cosig, other.VKey, cp)
+	n, err := note.Open(append(bytes.Clone(cp), cosig.body...), note.VerifierList(log.Key.Verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameName := witnesstest.NewLogKey(t, log.Key.Origin)
+	otherLog := witnesstest.NewLogKey(t, "example.com/other-log")
+	n.Sigs, n.UnverifiedSigs = append(n.Sigs, n.UnverifiedSigs...), nil
+	extra, err := note.Sign(n, sameName.Signer, otherLog.Signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := bytes.Count(extra, []byte("\n— ")); c != 4 {
+		t.Fatalf("test checkpoint carries %d signatures, want 4:\n%s", c, extra)
+	}
+	checkCosigned(t, post(t, w.URL, witnesstest.AddCheckpointBody(0, nil, extra)), w.VKey, extra)
+	if st := state(t, w, log.Key.Origin); st.Size != 3 || !bytes.Equal(st.Checkpoint, cp) {
+		t.Fatalf("held %d %q, want the checkpoint with the log's signature only", st.Size, st.Checkpoint)
+	}
+}
+
+// TestSizeZero checks the rules C2SP tlog-witness gives for a checkpoint of
+// size 0: cosigned only with the empty tree's hash and no proof, else 422.
+func TestSizeZero(t *testing.T) {
+	log := witnesstest.NewMemLog(witnesstest.NewLogKey(t, "example.com/log"))
+	w := witnesstest.StartWitness(t, "example.com/witness", log.Key.Entry())
+	log.AppendN(t, 1, "x")
+	text := torchwood.Checkpoint{Origin: log.Key.Origin, Tree: tlog.Tree{N: 0, Hash: log.Hash(t, 1)}}.String()
+	notEmpty, err := note.Sign(&note.Note{Text: text}, log.Key.Signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := post(t, w.URL, witnesstest.AddCheckpointBody(0, nil, notEmpty)); r.status != http.StatusUnprocessableEntity {
+		t.Fatalf("size 0 with a non-empty tree's hash: %d (%s), want 422", r.status, r.body)
+	}
+	empty := log.Checkpoint(t, 0)
+	if r := post(t, w.URL, witnesstest.AddCheckpointBody(0, tlog.TreeProof{{}}, empty)); r.status != http.StatusUnprocessableEntity {
+		t.Fatalf("size 0 with a proof: %d (%s), want 422", r.status, r.body)
+	}
+	if ev, err := w.Evidence(context.Background()); err != nil || len(ev) != 0 {
+		t.Fatalf("evidence %+v (%v): a size-0 checkpoint conflicts with no held checkpoint", ev, err)
+	}
+	checkCosigned(t, post(t, w.URL, witnesstest.AddCheckpointBody(0, nil, empty)), w.VKey, empty)
+	checkCosigned(t, post(t, w.URL, log.Request(t, 0, 1)), w.VKey, log.Checkpoint(t, 1))
 }

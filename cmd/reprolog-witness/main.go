@@ -9,12 +9,17 @@
 // writes its verifier key to DIR/witness.pub and prints it; logs list that
 // key in their witness policies. Its state (the latest checkpoint of each
 // log) is kept in DIR/witness.db. Logs submit checkpoints with
-// POST /add-checkpoint; GET / shows the key and the state.
+// POST /add-checkpoint; monitors read the latest cosigned checkpoint of a log
+// with GET /<hex SHA-256 of its origin>/checkpoint; GET / shows the key and
+// the state.
 //
-// A log that signs a checkpoint conflicting with the one the witness holds
-// (a fork, or a larger checkpoint without a valid consistency proof) is
-// refused and the signed checkpoints are kept as evidence; "evidence" prints
-// them as JSON lines, one object per report.
+// A log-signed checkpoint that conflicts with the one the witness holds is
+// refused and kept with the held one as evidence; "evidence" prints the
+// reports as JSON lines, one object per report. A fork (the log signed two
+// checkpoints of one size with different root hashes) is proof, marked
+// "proven": true. A larger checkpoint that came with a consistency proof
+// that does not verify is marked "proven": false: anyone holding a newer
+// checkpoint can send one with a garbage proof.
 package main
 
 import (
@@ -127,6 +132,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/add-checkpoint", w)
+	mux.Handle("/{hash}/checkpoint", w)
 	mux.Handle("GET /{$}", statusPage(w, vkey, policy.Logs()))
 	srv := &http.Server{
 		Handler:           http.MaxBytesHandler(mux, witness.MaxRequestSize),
@@ -221,16 +227,26 @@ func printEvidence(ctx context.Context, args []string, stdout, stderr io.Writer)
 		err := enc.Encode(struct {
 			Origin   string    `json:"origin"`
 			Kind     string    `json:"kind"`
+			Proven   bool      `json:"proven"`
+			Meaning  string    `json:"meaning"`
 			Observed time.Time `json:"observed"`
 			Held     string    `json:"held_checkpoint"`
 			Received string    `json:"received_checkpoint"`
 			Request  string    `json:"request"`
-		}{e.Origin, e.Kind, e.Observed.UTC(), string(e.Held), string(e.Received), string(e.Request)})
+		}{e.Origin, e.Kind, e.Proves(), meaning(e), e.Observed.UTC(), string(e.Held), string(e.Received), string(e.Request)})
 		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// meaning says in words what an evidence report shows.
+func meaning(e witness.Evidence) string {
+	if e.Proves() {
+		return "proof of a fork: the log signed both checkpoints, of one size with different root hashes"
+	}
+	return "unproven: the log signed the received checkpoint, but it came with a consistency proof that does not verify; anyone holding a newer checkpoint can send one with a garbage proof"
 }
 
 // checkWritable creates dir if needed and makes sure files can be created

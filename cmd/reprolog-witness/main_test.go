@@ -3,7 +3,9 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -16,24 +18,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reprolog/reprolog/internal/testbin"
 	"github.com/reprolog/reprolog/witness/witnesstest"
 	fnote "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
 )
 
-// buildBinary builds reprolog-witness into a temporary directory.
+// buildBinary builds reprolog-witness (with -race under -race), once for
+// all the tests of this package.
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	goCmd, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), "reprolog-witness")
-	out, err := exec.Command(goCmd, "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
+	return testbin.Build(t, "reprolog-witness")
 }
 
 // process is a running reprolog-witness.
@@ -177,7 +173,16 @@ func TestBinary(t *testing.T) {
 	if _, err := note.Open(append(log.Checkpoint(t, 6), body...), note.VerifierList(v)); err != nil {
 		t.Fatalf("cosignature does not verify with the printed key: %v", err)
 	}
-	resp, err := http.Get("http://" + p.addr + "/")
+	resp, err := http.Get(fmt.Sprintf("http://%s/%x/checkpoint", p.addr, sha256.Sum256([]byte(log.Key.Origin))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cosigned, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if n, err := note.Open(cosigned, note.VerifierList(v, log.Key.Verifier)); err != nil || len(n.Sigs) != 2 {
+		t.Fatalf("GET /<origin hash>/checkpoint: %d %q (%v), want the checkpoint signed by the log and cosigned", resp.StatusCode, cosigned, err)
+	}
+	resp, err = http.Get("http://" + p.addr + "/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,20 +205,40 @@ func TestBinary(t *testing.T) {
 	fork := witnesstest.NewMemLog(log.Key)
 	fork.AppendN(t, 10, "fork")
 	forked := fork.Checkpoint(t, 10)
-	if status, _ := postBody(t, p.addr, witnesstest.AddCheckpointBody(10, nil, forked)); status != 409 {
-		t.Fatalf("fork: %d, want 409", status)
+	if status, _ := postBody(t, p.addr, witnesstest.AddCheckpointBody(10, nil, forked)); status != 422 {
+		t.Fatalf("fork: %d, want 422", status)
+	}
+	// A genuine larger checkpoint with a garbage proof: anyone can send it.
+	log.AppendN(t, 1, "e2e")
+	if status, _ := postBody(t, p.addr, witnesstest.AddCheckpointBody(10, tlog.TreeProof{{1}}, log.Checkpoint(t, 11))); status != 422 {
+		t.Fatalf("garbage proof: %d, want 422", status)
 	}
 	out, err := exec.Command(bin, "evidence", "--data", data).Output()
 	if err != nil {
 		t.Fatalf("evidence: %v", err)
 	}
-	var got map[string]any
-	if err := json.Unmarshal(out, &got); err != nil {
-		t.Fatalf("evidence output %q: %v", out, err)
+	var got []map[string]any
+	for dec := json.NewDecoder(bytes.NewReader(out)); dec.More(); {
+		var e map[string]any
+		if err := dec.Decode(&e); err != nil {
+			t.Fatalf("evidence output %q: %v", out, err)
+		}
+		got = append(got, e)
 	}
-	if got["kind"] != "fork" || got["origin"] != "example.com/log" ||
-		got["held_checkpoint"] != string(log.Checkpoint(t, 10)) || got["received_checkpoint"] != string(forked) {
-		t.Fatalf("evidence = %v", got)
+	if len(got) != 2 {
+		t.Fatalf("evidence = %s, want two reports", out)
+	}
+	if f := got[0]; f["kind"] != "fork" || f["proven"] != true || !strings.HasPrefix(f["meaning"].(string), "proof of a fork") ||
+		f["origin"] != "example.com/log" || f["held_checkpoint"] != string(log.Checkpoint(t, 10)) || f["received_checkpoint"] != string(forked) {
+		t.Fatalf("fork evidence = %v", f)
+	}
+	checkForkEvidence(t, got[0], log.Key.VKey)
+	if j := got[1]; j["kind"] != "inconsistent" || j["proven"] != false || !strings.HasPrefix(j["meaning"].(string), "unproven") {
+		t.Fatalf("evidence for a garbage proof = %v, want it labelled unproven", j)
+	}
+	if !regexp.MustCompile(`level=ERROR msg="log misbehaviour[^\n]*kind=fork`).MatchString(p.stderr.String()) ||
+		!regexp.MustCompile(`level=WARN msg="unproven[^\n]*kind=inconsistent`).MatchString(p.stderr.String()) {
+		t.Errorf("the fork is not logged at ERROR and the garbage proof at WARN:\n%s", p.stderr.String())
 	}
 	p.stop(t)
 	if !strings.Contains(p.stderr.String(), "shutting down") {

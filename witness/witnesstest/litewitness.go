@@ -38,7 +38,8 @@ type Litewitness struct {
 
 // InstallLitewitness builds litewitness with `go install` into a temporary
 // GOBIN and returns the binary's path. It skips the test if the module
-// cannot be downloaded (no module proxy or cache).
+// cannot be downloaded (no module proxy or cache), or fails it when
+// StrictEnv is 1.
 func InstallLitewitness(t testing.TB) string {
 	t.Helper()
 	goCmd, err := exec.LookPath("go")
@@ -52,7 +53,7 @@ func InstallLitewitness(t testing.TB) string {
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		if offline(string(out)) {
-			t.Skipf("litewitness: cannot go install %s offline (no module proxy and no module cache): %s", LitewitnessModule, out)
+			Unavailable(t, "litewitness: cannot go install %s offline (no module proxy and no module cache): %s", LitewitnessModule, out)
 		}
 		t.Fatalf("go install %s: %v\n%s", LitewitnessModule, err, out)
 	}

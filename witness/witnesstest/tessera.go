@@ -2,6 +2,7 @@ package witnesstest
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -82,6 +83,16 @@ func (l *TesseraLog) Add(t testing.TB, timeout time.Duration, entries ...[]byte)
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	cp, err := l.AddContext(ctx, entries...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cp
+}
+
+// AddContext is Add for goroutines other than the test's: it returns an
+// error instead of failing the test. It must not run during Restart.
+func (l *TesseraLog) AddContext(ctx context.Context, entries ...[]byte) ([]byte, error) {
 	futures := make([]tessera.IndexFuture, len(entries))
 	for i, e := range entries {
 		futures[i] = l.appender.Add(ctx, tessera.NewEntry(e))
@@ -90,9 +101,9 @@ func (l *TesseraLog) Add(t testing.TB, timeout time.Duration, entries ...[]byte)
 	for _, f := range futures {
 		_, c, err := l.awaiter.Await(ctx, f)
 		if err != nil {
-			t.Fatalf("tessera: entry not published: %v", err)
+			return nil, fmt.Errorf("tessera: entry not published: %w", err)
 		}
 		cp = c
 	}
-	return cp
+	return cp, nil
 }

@@ -44,7 +44,9 @@ install_deps() {
 start_mariadb() {
 	case "${REPROLOG_TEST_MYSQL_DSN:-}" in
 	off)
+		# The tests that need MariaDB skip instead of failing.
 		unset REPROLOG_TEST_MYSQL_DSN
+		REPROLOG_STRICT=0
 		return 0
 		;;
 	?*) return 0 ;;
@@ -87,6 +89,7 @@ start_s3() {
 	case "${REPROLOG_TEST_S3:-}" in
 	off)
 		unset REPROLOG_TEST_S3
+		REPROLOG_STRICT=0
 		return 0
 		;;
 	?*) return 0 ;;

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/reprolog/reprolog/internal/testenv"
 	"github.com/reprolog/reprolog/witness/witnesstest"
 )
 
@@ -19,7 +20,7 @@ func tmpfs(t *testing.T, size string, opts ...string) string {
 	dir := t.TempDir()
 	o := strings.Join(append([]string{"size=" + size}, opts...), ",")
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", o, "tmpfs", dir).CombinedOutput(); err != nil {
-		witnesstest.Unavailable(t, "cannot mount a tmpfs here (needs root): %v %s", err, out)
+		testenv.Unavailable(t, "cannot mount a tmpfs here (needs root): %v %s", err, out)
 	}
 	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
 	return dir

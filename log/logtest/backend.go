@@ -16,6 +16,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/reprolog/reprolog/internal/testenv"
 	rlog "github.com/reprolog/reprolog/log"
 )
 
@@ -176,7 +177,7 @@ func NewDatabase(t testing.TB) string {
 	t.Helper()
 	admin := os.Getenv(MySQLEnv)
 	if admin == "" {
-		t.Skipf("no MySQL server: %s is not set", MySQLEnv)
+		testenv.Unavailable(t, "no MySQL server: %s is not set", MySQLEnv)
 	}
 	cfg, err := mysql.ParseDSN(admin)
 	if err != nil {

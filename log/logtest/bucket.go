@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/reprolog/reprolog/internal/testenv"
 	rlog "github.com/reprolog/reprolog/log"
 )
 
@@ -22,7 +23,7 @@ func S3Bucket(t testing.TB) rlog.Bucket {
 	t.Helper()
 	raw := os.Getenv(S3Env)
 	if raw == "" {
-		t.Skipf("no S3-compatible object store: %s is not set", S3Env)
+		testenv.Unavailable(t, "no S3-compatible object store: %s is not set", S3Env)
 	}
 	u, err := url.Parse(raw)
 	if err != nil || u.User == nil || u.Host == "" {

@@ -22,6 +22,8 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 	_ "modernc.org/sqlite" // to register logs in litewitness's database
+
+	"github.com/reprolog/reprolog/internal/testenv"
 )
 
 // LitewitnessModule is the litewitness that InstallLitewitness builds.
@@ -39,7 +41,7 @@ type Litewitness struct {
 // InstallLitewitness builds litewitness with `go install` into a temporary
 // GOBIN and returns the binary's path. It skips the test if the module
 // cannot be downloaded (no module proxy or cache), or fails it when
-// StrictEnv is 1.
+// testenv.StrictEnv is 1.
 func InstallLitewitness(t testing.TB) string {
 	t.Helper()
 	goCmd, err := exec.LookPath("go")
@@ -53,7 +55,7 @@ func InstallLitewitness(t testing.TB) string {
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		if offline(string(out)) {
-			Unavailable(t, "litewitness: cannot go install %s offline (no module proxy and no module cache): %s", LitewitnessModule, out)
+			testenv.Unavailable(t, "litewitness: cannot go install %s offline (no module proxy and no module cache): %s", LitewitnessModule, out)
 		}
 		t.Fatalf("go install %s: %v\n%s", LitewitnessModule, err, out)
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/reprolog/reprolog/internal/testenv"
 	"github.com/reprolog/reprolog/witness/witnesstest"
 )
 
@@ -27,14 +28,14 @@ func TestInstallLitewitnessOffline(t *testing.T) {
 		{"1", "--- FAIL"},
 	} {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestInstallLitewitnessOffline$", "-test.v")
-		cmd.Env = append(os.Environ(), "WITNESSTEST_OFFLINE_CHILD=1", witnesstest.StrictEnv+"="+tt.strict,
+		cmd.Env = append(os.Environ(), "WITNESSTEST_OFFLINE_CHILD=1", testenv.StrictEnv+"="+tt.strict,
 			"GOPROXY=off", "GOMODCACHE="+t.TempDir())
 		out, err := cmd.CombinedOutput()
 		if !strings.Contains(string(out), tt.want) || !strings.Contains(string(out), "offline") {
-			t.Fatalf("%s=%q: want %s for a litewitness that cannot be installed offline, got (%v):\n%s", witnesstest.StrictEnv, tt.strict, tt.want, err, out)
+			t.Fatalf("%s=%q: want %s for a litewitness that cannot be installed offline, got (%v):\n%s", testenv.StrictEnv, tt.strict, tt.want, err, out)
 		}
 		if failed := err != nil; failed != (tt.want == "--- FAIL") {
-			t.Fatalf("%s=%q: child test exit %v, want it to fail: %v", witnesstest.StrictEnv, tt.strict, err, !failed)
+			t.Fatalf("%s=%q: child test exit %v, want it to fail: %v", testenv.StrictEnv, tt.strict, err, !failed)
 		}
 	}
 }

@@ -1,4 +1,8 @@
-package witnesstest
+// Package testenv says what tests do when the machine lacks something they
+// need (a database server, a Debian tool, root, the module proxy): skip
+// where a developer runs them by hand, fail where scripts/test runs them,
+// so that CI never passes a test that tested nothing.
+package testenv
 
 import (
 	"os"
@@ -7,8 +11,8 @@ import (
 
 // StrictEnv is the environment variable that turns skips into failures:
 // with StrictEnv=1 (as scripts/test sets it), a test that cannot get what
-// it needs from the machine (a module proxy, root, a database server)
-// fails instead of passing without testing anything.
+// it needs from the machine fails instead of passing without testing
+// anything.
 const StrictEnv = "REPROLOG_STRICT"
 
 // Unavailable skips the test because something it needs from the machine

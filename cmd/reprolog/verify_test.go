@@ -226,6 +226,32 @@ func TestVerifyCommand(t *testing.T) {
 			t.Errorf("unreachable log: exit %d", code)
 		}
 	})
+	t.Run("stale offline proof", func(t *testing.T) {
+		// Without witnesses, a proof older than the checkpoint the machine
+		// has seen is refused: it could hide a later dissent.
+		replay, replayDeb := e.deb("replay", "1.0-1", "replay")
+		_, rebuilt := e.deb("replay", "1.0-1", "replay-rebuilt")
+		e.submit("alice", "replay", "1.0-1", "", replayDeb)
+		e.submit("bob", "replay", "1.0-1", "", replayDeb)
+		stale := e.policy("policy-stale", e.log.URL)
+		code, bundle, stderr := e.run("proof", "--policy", stale, replay)
+		if code != 0 {
+			t.Fatalf("proof: exit %d, stderr %q", code, stderr)
+		}
+		proof := e.write("replay.deb.proof", []byte(bundle))
+		if code, _, stderr := e.run("verify", "--policy", stale, "--offline", proof, replay); code != 0 {
+			t.Fatalf("offline when made: exit %d, stderr %q", code, stderr)
+		}
+		e.submit("bob", "replay", "1.0-1", "", rebuilt) // bob contradicts itself
+		if code, _, stderr := e.run("verify", "--policy", stale, replay); code != 1 || !strings.Contains(stderr, "conflict") {
+			t.Fatalf("online after the dissent: exit %d, stderr %q", code, stderr)
+		}
+		code, stdout, stderr := e.run("verify", "--policy", stale, "--offline", proof, replay)
+		if code != 3 || stdout != "" || !strings.Contains(stderr, "stale") ||
+			!strings.Contains(stderr, "is older than the one this machine has seen") {
+			t.Errorf("the replayed proof: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+		}
+	})
 	t.Run("offline", func(t *testing.T) {
 		code, bundle, stderr := e.run("proof", "--policy", policy, hello)
 		if code != 0 || !strings.HasPrefix(bundle, "reprolog-bundle v1\n") {

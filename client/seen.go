@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 
 	"github.com/reprolog/reprolog/proofs"
 )
 
 // advance proves the log's checkpoint cp consistent with the one kept in
-// State-Dir, keeps the newer of the two, and returns it.
+// State-Dir, keeps the newer of the two, and returns it. When the log does
+// not prove them consistent, for a reason other than not answering, both
+// are kept as evidence and the error is a ForkError.
 func (v *Verifier) advance(ctx context.Context, prover *proofs.Prover, cp Checkpoint) (Checkpoint, error) {
 	st, err := OpenState(v.Policy.StateDir)
 	if err != nil {
@@ -44,10 +47,17 @@ func (v *Verifier) advance(ctx context.Context, prover *proofs.Prover, cp Checkp
 	pctx, cancel := context.WithTimeout(ctx, v.Policy.Timeout)
 	_, err = prover.Consistency(pctx, newer.Tree(), older.Tree())
 	cancel()
-	if errors.Is(err, proofs.ErrInclusion) {
-		return Checkpoint{}, st.Fork(seenSigned, []byte(cp.Note), err)
-	} else if err != nil {
+	switch {
+	case err == nil:
+	case unreachable(err):
 		return Checkpoint{}, fmt.Errorf("%w: %w", ErrLog, err)
+	default:
+		// Two validly signed checkpoints that the log proves inconsistent,
+		// or cannot prove consistent in the only direction their sizes
+		// allow: tiles missing, or not hashing to the larger tree (as when
+		// a fork serves a smaller checkpoint with its own tiles).
+		return Checkpoint{}, st.Fork(&ForkError{Old: seenSigned, New: []byte(cp.Note),
+			Proven: errors.Is(err, proofs.ErrInclusion), Err: err})
 	}
 	if newer.Note == seen.Note {
 		// The log served an older view: decide against the newer one this
@@ -55,6 +65,13 @@ func (v *Verifier) advance(ctx context.Context, prover *proofs.Prover, cp Checkp
 		return VerifyCheckpoint(v.Policy, seenSigned, v.now())
 	}
 	return cp, st.Store([]byte(cp.Note))
+}
+
+// unreachable reports whether err means the log could not be reached or
+// did not answer in time, which proves nothing about its history.
+func unreachable(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
 }
 
 // seen opens the kept checkpoint: it must be signed by the log.
@@ -95,7 +112,8 @@ func (v *Verifier) checkOffline(signed []byte) error {
 			return err
 		}
 		defer unlock()
-		return st.Fork(seenSigned, signed, fmt.Errorf("two trees of size %d with different roots", cp.Size))
+		return st.Fork(&ForkError{Old: seenSigned, New: signed, Proven: true,
+			Err: fmt.Errorf("two trees of size %d with different roots", cp.Size)})
 	case cp.Size < seen.Size && v.Policy.Witnesses == nil:
 		return fmt.Errorf("%w: stale: the bundle's checkpoint (size %d) is older than the one this machine has seen (size %d); "+
 			"the policy names no witnesses, so nothing else bounds how old an offline view may be, and an older one could "+

@@ -156,7 +156,8 @@ func TestVerifyWitnesses(t *testing.T) {
 
 	stale := &Verifier{Policy: p, Now: func() time.Time { return time.Now().Add(25 * time.Hour) }}
 	if _, err := stale.Verify(context.Background(), []Deb{hello("hello")}); !errors.Is(err, ErrLog) ||
-		!strings.Contains(err.Error(), "stale") {
+		!strings.Contains(err.Error(), "stale: the witness quorum cosigned it 25h") ||
+		!strings.Contains(err.Error(), staleView) {
 		t.Errorf("a day-old quorum with Max-Age 1d: %v", err)
 	}
 
@@ -172,6 +173,9 @@ func TestVerifyWitnesses(t *testing.T) {
 		t.Errorf("a cosignature by another key named w2: %v", err)
 	}
 }
+
+// staleView is what a checkpoint past Max-Age means to the user.
+const staleView = "the log or a mirror may be serving a frozen or replayed view, which could hide newer entries (such as a dissent)"
 
 // TestVerifyRollback serves an older checkpoint than the one kept: the
 // decision is made against the newer one the machine holds.

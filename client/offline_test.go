@@ -218,7 +218,7 @@ func TestOfflineFreshnessAndFork(t *testing.T) {
 	}
 	later := &Verifier{Policy: p, Now: func() time.Time { return time.Now().Add(37 * time.Hour) }}
 	if _, err := later.VerifyOffline(&cosigned, hello("hello")); !errors.Is(err, ErrLog) ||
-		!strings.Contains(err.Error(), "Max-Age") {
+		!strings.Contains(err.Error(), "more than Max-Age 36h0m0s") || !strings.Contains(err.Error(), staleView) {
 		t.Errorf("a bundle past Max-Age: %v", err)
 	}
 }

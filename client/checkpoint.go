@@ -74,7 +74,8 @@ func verifyCheckpoint(p *Policy, signed []byte, now time.Time) (Checkpoint, erro
 			return Checkpoint{}, fmt.Errorf("Max-Age needs witness cosignatures, and the witness policy requires none")
 		}
 		if age := now.Sub(w.Oldest); age > p.MaxAge {
-			return Checkpoint{}, fmt.Errorf("stale: the witness quorum cosigned it %s ago (at %s), more than Max-Age %s",
+			return Checkpoint{}, fmt.Errorf("stale: the witness quorum cosigned it %s ago (at %s), more than Max-Age %s: "+
+				"the log or a mirror may be serving a frozen or replayed view, which could hide newer entries (such as a dissent)",
 				age.Round(time.Second), w.Oldest.UTC().Format(time.RFC3339), p.MaxAge)
 		}
 	}

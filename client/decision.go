@@ -208,6 +208,8 @@ func judge(v *voter, hash string, agreeingInputs map[string]bool) Role {
 		case e.SHA256 == hash:
 			e.Role = RoleAgree
 		case len(agreeingInputs) == 0 || agreeingInputs[e.Inputs]:
+			// Drift needs a build of the target to drift from: with no
+			// agreeing build, every other hash is dissent (a conflict).
 			e.Role = RoleDissent
 		default:
 			e.Role = RoleDrift

@@ -187,10 +187,11 @@ func TestOfflineFreshnessAndFork(t *testing.T) {
 	forked.Checkpoint = resign(t, w, cp.Origin, tlog.Tree{N: cp.Size, Hash: h})
 	_, err = v.VerifyOffline(&forked, hello("hello"))
 	var fork *ForkError
-	if !errors.As(err, &fork) || len(fork.Files) != 2 {
+	if !errors.As(err, &fork) {
 		t.Fatalf("a same-size checkpoint with another root: %v", err)
 	}
-	if entries, _ := os.ReadDir(filepath.Join(v.Policy.StateDir, "evidence")); len(entries) != 2 {
+	checkEvidence(t, w, fork, mustRead(t, filepath.Join(v.Policy.StateDir, "checkpoint")), forked.Checkpoint, true)
+	if entries, _ := os.ReadDir(filepath.Join(v.Policy.StateDir, "evidence")); len(entries) != 3 {
 		t.Errorf("%d evidence files", len(entries))
 	}
 
@@ -217,7 +218,66 @@ func TestOfflineFreshnessAndFork(t *testing.T) {
 	}
 	later := &Verifier{Policy: p, Now: func() time.Time { return time.Now().Add(37 * time.Hour) }}
 	if _, err := later.VerifyOffline(&cosigned, hello("hello")); !errors.Is(err, ErrLog) ||
-		!strings.Contains(err.Error(), "Max-Age") {
+		!strings.Contains(err.Error(), "more than Max-Age 36h0m0s") || !strings.Contains(err.Error(), staleView) {
 		t.Errorf("a bundle past Max-Age: %v", err)
+	}
+}
+
+// TestOfflineStaleWithoutWitnesses replays a bundle made before a
+// rebuilder contradicted itself, to a machine that has since seen the
+// newer checkpoint: without witnesses, nothing but that checkpoint bounds
+// how old a bundle may be, so the bundle is refused, and State-Dir is left
+// as it was.
+func TestOfflineStaleWithoutWitnesses(t *testing.T) {
+	w := newWorld(t)
+	w.submit(t, "alice", "hello", "")
+	w.submit(t, "bob", "hello", "")
+	v := &Verifier{Policy: w.policy(t, w.log.URL)}
+	bundles, err := v.Fetch(context.Background(), []Target{hello("hello").Target})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := bundles[0]
+	if d, err := v.VerifyOffline(old, hello("hello")); err != nil || d.Verdict != Reproducible {
+		t.Fatalf("the bundle when it was made: %v, %v", d, err)
+	}
+
+	w.submit(t, "bob", "hello rebuilt", "") // same inputs, another binary
+	ds, err := v.Verify(context.Background(), []Deb{hello("hello")})
+	if err != nil || ds[0].Verdict != Conflict || ds[0].Checkpoint.Size != 3 {
+		t.Fatalf("online after bob contradicted itself: %v, %v", ds, err)
+	}
+	kept := mustRead(t, filepath.Join(v.Policy.StateDir, "checkpoint"))
+
+	d, err := v.VerifyOffline(old, hello("hello"))
+	if d != nil || !errors.Is(err, ErrLog) || !strings.Contains(err.Error(), "stale") ||
+		!strings.Contains(err.Error(), "(size 2) is older than the one this machine has seen (size 3)") {
+		t.Errorf("the replayed bundle: %v, %v; want a stale error", d, err)
+	}
+	if now := mustRead(t, filepath.Join(v.Policy.StateDir, "checkpoint")); !bytes.Equal(now, kept) {
+		t.Error("refusing the bundle changed the kept checkpoint")
+	}
+	if _, err := os.Stat(filepath.Join(v.Policy.StateDir, "evidence")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("refusing a stale bundle left evidence: %v", err)
+	}
+
+	// A bundle as new as the kept checkpoint decides, by the same rules.
+	bundles, err = v.Fetch(context.Background(), []Target{hello("hello").Target})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := v.VerifyOffline(bundles[0], hello("hello")); err != nil || d.Verdict != Conflict {
+		t.Errorf("a current bundle: %v, %v", d, err)
+	}
+
+	// A machine that has seen nothing accepts the old bundle, and keeps
+	// nothing of it.
+	empty := *v.Policy
+	empty.StateDir = filepath.Join(t.TempDir(), "state")
+	if d, err := (&Verifier{Policy: &empty}).VerifyOffline(old, hello("hello")); err != nil || d.Verdict != Reproducible {
+		t.Errorf("with no kept checkpoint: %v, %v", d, err)
+	}
+	if _, err := os.Stat(empty.StateDir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("an offline decision created State-Dir: %v", err)
 	}
 }

@@ -282,12 +282,8 @@ func (p *Policy) parseLog(para paragraph, dir string) error {
 		p.Threshold = k
 	}
 	if v, ok := get["Witness-Policy"]; ok {
-		data, err := readFile(resolve(dir, v))
-		if err != nil {
-			return fmt.Errorf("Witness-Policy: %v", err)
-		}
-		if p.Witnesses, err = witness.ParsePolicy(data); err != nil {
-			return fmt.Errorf("Witness-Policy %s: %v", v, err)
+		if p.Witnesses, err = loadWitnessPolicy(v, resolve(dir, v)); err != nil {
+			return err
 		}
 		p.MaxAge = DefaultMaxAge
 	}

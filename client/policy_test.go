@@ -181,6 +181,43 @@ func TestParsePolicyRejects(t *testing.T) {
 	}
 }
 
+// TestLoadPolicyQuorumNone loads policies whose Witness-Policy requires
+// no cosignature: Max-Age could never be checked and every verification
+// would fail, so each is refused at once, naming the policy file, the
+// field and the witness policy file.
+func TestLoadPolicyQuorumNone(t *testing.T) {
+	dir, vkey := policyDir(t)
+	_, wkey := prooftest.NewWitness(t, "example.org/witness")
+	load := func(witnesses string) (string, *Policy, error) {
+		path := filepath.Join(dir, "policy")
+		text := "Log-URL: https://log.example.org\nLog-Key: " + vkey + "\nWitness-Policy: " + witnesses + "\n" + builders
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		p, err := LoadPolicy(path)
+		return path, p, err
+	}
+	if _, p, err := load("witnesses.txt"); err != nil || p.Witnesses == nil {
+		t.Fatalf("a policy with a quorum of one witness: %v", err)
+	}
+	for name, text := range map[string]string{
+		"none.txt":         "quorum none\n",
+		"witness-none.txt": "log " + vkey + "\nwitness w1 " + wkey + "\nquorum none\n",
+		"spaced-none.txt":  "# no witness needed\nwitness w1 " + wkey + "\n\tquorum \t none",
+	} {
+		t.Run(name, func(t *testing.T) {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			path, p, err := load(name)
+			if p != nil || !errors.Is(err, ErrPolicy) || !strings.HasPrefix(err.Error(), path+": ") ||
+				!strings.Contains(err.Error(), "Witness-Policy "+name+": ") || !strings.Contains(err.Error(), `"quorum none"`) {
+				t.Errorf("LoadPolicy = %v, %v; want ErrPolicy naming %s, Witness-Policy %s and its quorum", p, err, path, name)
+			}
+		})
+	}
+}
+
 func TestParsePolicyExpiredOrRevokedKey(t *testing.T) {
 	dir, vkey := policyDir(t)
 	old := pgptest.NewSigner(t, "old", pgptest.CreatedAt(time.Now().Add(-48*time.Hour)), pgptest.Lifetime(time.Hour))

@@ -61,10 +61,13 @@ func (v *Verifier) Verify(ctx context.Context, debs []Deb) ([]*Decision, error) 
 
 // VerifyOffline decides about a file from a bundle, with no network. The
 // bundle's checkpoint must satisfy the policy (witnesses and Max-Age
-// included), and, when it has the size of the checkpoint kept in
-// State-Dir, be that checkpoint's tree.
+// included) and be as fresh as the checkpoint kept in State-Dir allows:
+// of the same size, it must be the same tree (else both are kept as fork
+// evidence); when the policy names no witnesses, it must not be smaller,
+// since no cosignature time then bounds how old a bundle may be. State-Dir
+// is only read, except to keep evidence.
 func (v *Verifier) VerifyOffline(b *proofs.Bundle, d Deb) (*Decision, error) {
-	if err := v.checkSeen(b.Checkpoint); err != nil {
+	if err := v.checkOffline(b.Checkpoint); err != nil {
 		return nil, err
 	}
 	return v.decide(b, d)
@@ -217,91 +220,4 @@ func parallel(n int, f func(i int) error) error {
 	}
 	wg.Wait()
 	return errors.Join(errs...)
-}
-
-// advance proves the log's checkpoint cp consistent with the one kept in
-// State-Dir, keeps the newer of the two, and returns it.
-func (v *Verifier) advance(ctx context.Context, prover *proofs.Prover, cp Checkpoint) (Checkpoint, error) {
-	st, err := OpenState(v.Policy.StateDir)
-	if err != nil {
-		return Checkpoint{}, err
-	}
-	if v.locking != nil {
-		v.locking()
-	}
-	unlock, err := st.Lock()
-	if err != nil {
-		return Checkpoint{}, err
-	}
-	defer unlock()
-	seenSigned, err := st.Checkpoint()
-	if err != nil {
-		return Checkpoint{}, err
-	}
-	if v.stall != nil {
-		v.stall()
-	}
-	if seenSigned == nil {
-		return cp, st.Store([]byte(cp.Note))
-	}
-	seen, err := v.seen(seenSigned)
-	if err != nil {
-		return Checkpoint{}, err
-	}
-	older, newer := seen, cp
-	if seen.Size > cp.Size {
-		older, newer = cp, seen
-	}
-	pctx, cancel := context.WithTimeout(ctx, v.Policy.Timeout)
-	_, err = prover.Consistency(pctx, newer.Tree(), older.Tree())
-	cancel()
-	if errors.Is(err, proofs.ErrInclusion) {
-		return Checkpoint{}, st.Fork(seenSigned, []byte(cp.Note), err)
-	} else if err != nil {
-		return Checkpoint{}, fmt.Errorf("%w: %w", ErrLog, err)
-	}
-	if newer.Note == seen.Note {
-		// The log served an older view: decide against the newer one this
-		// machine already holds, if it is still fresh.
-		return VerifyCheckpoint(v.Policy, seenSigned, v.now())
-	}
-	return cp, st.Store([]byte(cp.Note))
-}
-
-// seen opens the kept checkpoint: it must be signed by the log.
-func (v *Verifier) seen(signed []byte) (Checkpoint, error) {
-	p := *v.Policy
-	p.Witnesses = nil // checked when it was kept; only its signature is needed here
-	cp, err := VerifyCheckpoint(&p, signed, v.now())
-	if err != nil {
-		return Checkpoint{}, fmt.Errorf("the checkpoint kept in %s: %w", v.Policy.StateDir, err)
-	}
-	return cp, nil
-}
-
-// checkSeen compares a bundle's checkpoint with the kept one, when they
-// have the same size. It neither creates nor changes State-Dir.
-func (v *Verifier) checkSeen(signed []byte) error {
-	st := &State{dir: v.Policy.StateDir}
-	seenSigned, err := st.Checkpoint()
-	if err != nil || seenSigned == nil {
-		return err
-	}
-	seen, err := v.seen(seenSigned)
-	if err != nil {
-		return err
-	}
-	cp, err := VerifyCheckpoint(v.Policy, signed, v.now())
-	if err != nil {
-		return err
-	}
-	if cp.Size == seen.Size && cp.Hash != seen.Hash {
-		unlock, err := st.Lock()
-		if err != nil {
-			return err
-		}
-		defer unlock()
-		return st.Fork(seenSigned, signed, fmt.Errorf("two trees of size %d with different roots", cp.Size))
-	}
-	return nil
 }

@@ -169,44 +169,11 @@ func (g *Gate) offline(v *client.Verifier, d client.Deb) (*client.Decision, erro
 	if err != nil {
 		return nil, err
 	}
-	if err := g.fresh(b); err != nil {
-		return nil, err
-	}
 	dec, err := v.VerifyOffline(b, d)
 	if err != nil {
 		return nil, err
 	}
 	return dec, nil
-}
-
-// fresh refuses a bundle older than the checkpoint this machine holds
-// when the policy names no witnesses: without their timestamps, that is
-// the only bound on how stale an offline view may be.
-func (g *Gate) fresh(b *proofs.Bundle) error {
-	if g.Policy.Witnesses != nil {
-		return nil // Max-Age bounds it
-	}
-	st, err := client.OpenState(g.Policy.StateDir)
-	if err != nil {
-		return err
-	}
-	seen, err := st.Checkpoint()
-	if err != nil || seen == nil {
-		return err
-	}
-	cs, err := client.VerifyCheckpoint(g.Policy, seen, g.now())
-	if err != nil {
-		return err
-	}
-	cb, err := client.VerifyCheckpoint(g.Policy, b.Checkpoint, g.now())
-	if err != nil {
-		return err
-	}
-	if cb.Size < cs.Size {
-		return fmt.Errorf("stale: its checkpoint (size %d) is older than the one this machine has seen (size %d)",
-			cb.Size, cs.Size)
-	}
-	return nil
 }
 
 func readBundleFile(path string) ([]byte, error) {

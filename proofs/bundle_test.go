@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -205,4 +206,34 @@ func BenchmarkBundleVerify(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestBundleDocLimits checks that BUNDLE.md states the limits ParseBundle
+// applies.
+func TestBundleDocLimits(t *testing.T) {
+	doc, err := os.ReadFile("BUNDLE.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(strings.Fields(string(doc)), " ")
+	for _, want := range []string{
+		fmt.Sprintf("Limits: %d MiB in all,", proofs.MaxBundleSize>>20),
+		fmt.Sprintf(" %d entries,", proofs.MaxEntries),
+		fmt.Sprintf(" %s bytes of checkpoint,", thousands(proofs.MaxCheckpointSize)),
+		fmt.Sprintf(" %d MiB per record section (`proofs.MaxRecordSize`)", proofs.MaxRecordSize>>20),
+		fmt.Sprintf("at most %d MiB (`pgp.MaxRecordSize`)", pgp.MaxRecordSize>>20),
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("BUNDLE.md does not say %q", want)
+		}
+	}
+}
+
+// thousands formats n with commas between groups of three digits.
+func thousands(n int) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }

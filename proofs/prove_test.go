@@ -1,11 +1,14 @@
 package proofs_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"testing"
 
+	"filippo.io/torchwood"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/reprolog/reprolog/proofs"
@@ -87,6 +90,13 @@ func TestProverEntries(t *testing.T) {
 	}
 }
 
+// TestProverConsistency proves every pair of a log's trees consistent,
+// then corrupts each proof's inputs every way transparency-dev/merkle's
+// proof tests do: the old size ±1, ^2, *2 and /2, each root flipped,
+// replaced by the empty tree's or a random one, the roots swapped, the new
+// size changed, and the tiles the proof is built from tampered with. Every
+// corruption fails. Those that leave the tiles authentic against the new
+// tree show a fork (ErrInclusion); the others must not claim one.
 func TestProverConsistency(t *testing.T) {
 	log := prooftest.New(t, "example.org/log")
 	var trees []tlog.Tree
@@ -97,6 +107,9 @@ func TestProverConsistency(t *testing.T) {
 		}
 	}
 	ctx := context.Background()
+	emptyRoot, randomRoot := tlog.Hash(sha256.Sum256(nil)), tlog.Hash(sha256.Sum256([]byte("random")))
+	flip := func(h tlog.Hash) tlog.Hash { h[0] ^= 8; return h }
+	checked := 0
 	for _, old := range trees {
 		for _, tree := range trees {
 			_, err := proofs.NewProver(log).Consistency(ctx, tree, old)
@@ -106,11 +119,67 @@ func TestProverConsistency(t *testing.T) {
 			if old.N == 0 || old.N > tree.N {
 				continue
 			}
-			forked := old
-			forked.Hash[0] ^= 1
-			if _, err := proofs.NewProver(log).Consistency(ctx, tree, forked); !errors.Is(err, proofs.ErrInclusion) {
-				t.Errorf("Consistency(%d, forked %d) = %v, want ErrInclusion", tree.N, old.N, err)
+			type probe struct {
+				name      string
+				tree, old tlog.Tree
+				tiles     torchwood.TileReader
+				fork      bool // the tiles are authentic: the error must be ErrInclusion
+			}
+			oldSized := func(name string, n int64) probe {
+				return probe{name, tree, tlog.Tree{N: n, Hash: old.Hash}, log, n <= tree.N}
+			}
+			probes := []probe{
+				oldSized("old size+1", old.N+1),
+				oldSized("old size*2", old.N*2),
+				{"old root flipped", tree, tlog.Tree{N: old.N, Hash: flip(old.Hash)}, log, true},
+				{"old root empty", tree, tlog.Tree{N: old.N, Hash: emptyRoot}, log, true},
+				{"old root random", tree, tlog.Tree{N: old.N, Hash: randomRoot}, log, true},
+				{"new root flipped", tlog.Tree{N: tree.N, Hash: flip(tree.Hash)}, old, log, old.N == tree.N},
+				{"new root empty", tlog.Tree{N: tree.N, Hash: emptyRoot}, old, log, old.N == tree.N},
+				{"new root random", tlog.Tree{N: tree.N, Hash: randomRoot}, old, log, old.N == tree.N},
+				{"new size+1", tlog.Tree{N: tree.N + 1, Hash: tree.Hash}, old, log, false},
+				{"new size*2", tlog.Tree{N: tree.N * 2, Hash: tree.Hash}, old, log, false},
+			}
+			for _, n := range []int64{old.N - 1, old.N ^ 2, old.N / 2} {
+				if n > 0 { // the empty tree is a prefix of every tree
+					probes = append(probes, oldSized(fmt.Sprintf("old size %d for %d", n, old.N), n))
+				}
+			}
+			if old.N < tree.N {
+				probes = append(probes,
+					probe{"roots swapped", tlog.Tree{N: tree.N, Hash: old.Hash}, tlog.Tree{N: old.N, Hash: tree.Hash}, log, false},
+					probe{"new size-1", tlog.Tree{N: tree.N - 1, Hash: tree.Hash}, old, log, tree.N-1 == old.N},
+					probe{"new size/2", tlog.Tree{N: tree.N / 2, Hash: tree.Hash}, old, log, tree.N/2 == old.N},
+					probe{"hash tiles tampered", tree, old, tampered{log, func(b []byte) { b[len(b)-1] ^= 1 }}, false},
+					probe{"hash tiles truncated", tree, old, tampered{log, func(b []byte) { clear(b[len(b)-32:]) }}, false})
+			}
+			for _, pr := range probes {
+				_, err := proofs.NewProver(pr.tiles).Consistency(ctx, pr.tree, pr.old)
+				checked++
+				if err == nil || pr.fork != errors.Is(err, proofs.ErrInclusion) {
+					t.Errorf("%s: Consistency(%d, %d) = %v; want an error, ErrInclusion: %v", pr.name, pr.tree.N, pr.old.N, err, pr.fork)
+				}
 			}
 		}
 	}
+	if checked < 300 {
+		t.Errorf("only %d corrupted proofs checked", checked)
+	}
+}
+
+// tampered serves a log's tiles with every hash tile edited.
+type tampered struct {
+	*prooftest.Log
+	edit func([]byte)
+}
+
+func (tr tampered) ReadTiles(ctx context.Context, tiles []tlog.Tile) ([][]byte, error) {
+	data, err := tr.Log.ReadTiles(ctx, tiles)
+	for i, t := range tiles {
+		if err == nil && t.L >= 0 {
+			data[i] = bytes.Clone(data[i])
+			tr.edit(data[i])
+		}
+	}
+	return data, err
 }

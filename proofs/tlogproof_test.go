@@ -2,6 +2,7 @@ package proofs_test
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"slices"
 	"testing"
@@ -57,7 +58,18 @@ func TestProofCheckRejects(t *testing.T) {
 		with("index at size", func(p *proofs.Proof, tr *tlog.Tree, _ *[]byte) { p.Index = tr.N }),
 		with("size*2", func(_ *proofs.Proof, tr *tlog.Tree, _ *[]byte) { tr.N *= 2 }),
 		with("size/2", func(p *proofs.Proof, tr *tlog.Tree, _ *[]byte) { tr.N /= 2 }),
+		with("index^2", func(p *proofs.Proof, _ *tlog.Tree, _ *[]byte) { p.Index ^= 2 }),
 		with("root flipped", func(_ *proofs.Proof, tr *tlog.Tree, _ *[]byte) { tr.Hash[0] ^= 1 }),
+		with("root of the empty tree", func(_ *proofs.Proof, tr *tlog.Tree, _ *[]byte) { tr.Hash = sha256.Sum256(nil) }),
+		with("zero root", func(_ *proofs.Proof, tr *tlog.Tree, _ *[]byte) { tr.Hash = tlog.Hash{} }),
+		with("random root", func(_ *proofs.Proof, tr *tlog.Tree, _ *[]byte) { tr.Hash = sha256.Sum256([]byte("random")) }),
+		with("root appended", func(p *proofs.Proof, tr *tlog.Tree, _ *[]byte) { p.Hashes = append(p.Hashes, tr.Hash) }),
+		with("root prepended", func(p *proofs.Proof, tr *tlog.Tree, _ *[]byte) {
+			p.Hashes = append(tlog.RecordProof{tr.Hash}, p.Hashes...)
+		}),
+		with("hash inserted", func(p *proofs.Proof, _ *tlog.Tree, _ *[]byte) {
+			p.Hashes = slices.Insert(p.Hashes, 1, tlog.Hash(sha256.Sum256([]byte("random"))))
+		}),
 		with("entry changed", func(_ *proofs.Proof, _ *tlog.Tree, en *[]byte) { (*en)[len(*en)-2] ^= 1 }),
 		with("entry extended", func(_ *proofs.Proof, _ *tlog.Tree, en *[]byte) { *en = append(*en, '\n') }),
 		with("hash added first", func(p *proofs.Proof, _ *tlog.Tree, _ *[]byte) {

@@ -4,28 +4,29 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
-	"github.com/reprolog/reprolog/client"
 	"github.com/reprolog/reprolog/internal/debtest"
-	"github.com/reprolog/reprolog/log/logtest"
+	"github.com/reprolog/reprolog/internal/testbin"
 	"github.com/reprolog/reprolog/pgp/pgptest"
 	"github.com/reprolog/reprolog/proofs/prooftest"
 )
 
-// decideEnv is a running log, rebuilders, real .deb files and the
-// reprolog binary, in one temporary directory.
+// decideEnv is a running reprolog-server, rebuilders, real .deb files and
+// the reprolog binary, in one temporary directory.
 type decideEnv struct {
 	t       *testing.T
 	dir     string
 	bin     string
-	log     *logtest.Log
+	log     *testbin.Server
 	signers map[string]*pgptest.Signer
 }
 
@@ -33,11 +34,8 @@ func newDecideEnv(t *testing.T) *decideEnv {
 	if _, err := exec.LookPath("dpkg-deb"); err != nil {
 		t.Skip("dpkg-deb is not installed")
 	}
-	e := &decideEnv{t: t, dir: t.TempDir(), log: logtest.Start(t), signers: map[string]*pgptest.Signer{}}
-	e.bin = filepath.Join(e.dir, "reprolog")
-	if out, err := exec.Command("go", "build", "-o", e.bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	e := &decideEnv{t: t, dir: t.TempDir(), bin: testbin.Build(t, "reprolog"), signers: map[string]*pgptest.Signer{}}
+	e.log = testbin.StartServer(t, filepath.Join(e.dir, "log"))
 	for _, name := range []string{"alice", "bob", "carol", "mallory"} {
 		s := pgptest.NewSigner(t, name)
 		e.signers[name] = s
@@ -67,23 +65,46 @@ func (e *decideEnv) deb(pkg, version, content string) (string, prooftest.Deb) {
 // with `reprolog submit`.
 func (e *decideEnv) submit(who, source, version, toolchain string, debs ...prooftest.Deb) {
 	e.t.Helper()
+	e.submitTo(e.log, who, source, version, toolchain, debs...)
+}
+
+// submitTo submits to another log.
+func (e *decideEnv) submitTo(log *testbin.Server, who, source, version, toolchain string, debs ...prooftest.Deb) {
+	e.t.Helper()
 	rec := prooftest.Record(e.t, e.signers[who], prooftest.Build{Source: source, Version: version,
 		Toolchain: toolchain, Debs: debs})
 	path := e.write(who+"-"+source+"-"+debs[0].SHA256[:8]+".buildinfo.asc", rec)
-	code, _, stderr := e.run("submit", "--log", e.log.URL, "--key", filepath.Join(e.dir, who+".asc"), path)
+	code, _, stderr := e.run("submit", "--log", log.URL, "--key", filepath.Join(e.dir, who+".asc"), path)
 	if code != 0 {
 		e.t.Fatalf("reprolog submit: %d: %s", code, stderr)
 	}
 }
 
-// policy writes a policy for the log at url trusting alice, bob and carol.
+// trio is the builders most policies trust: alice, bob and carol, one vote
+// each.
+const trio = "\nBuilder: alice\nKey-File: alice.asc\n\nBuilder: bob\nKey-File: bob.asc\n\nBuilder: carol\nKey-File: carol.asc\n"
+
+// policy writes a policy for the log at url trusting alice, bob and carol;
+// extra lines go into the log paragraph.
 func (e *decideEnv) policy(name, url string, extra ...string) string {
-	text := "Log-URL: " + url + "\nLog-Key: " + e.log.VKey + "\nState-Dir: state-" + name + "\nTimeout: 10s\n" +
-		strings.Join(extra, "\n") + "\n"
-	for _, b := range []string{"alice", "bob", "carol"} {
-		text += "\nBuilder: " + b + "\nKey-File: " + b + ".asc\n"
-	}
+	return e.policyFor(name, url, e.log.VKey, trio, extra...)
+}
+
+// policyFor writes a policy for the log at url with key vkey, trusting the
+// builder paragraphs given.
+func (e *decideEnv) policyFor(name, url, vkey, builders string, extra ...string) string {
+	text := "Log-URL: " + url + "\nLog-Key: " + vkey + "\nState-Dir: state-" + name + "\nTimeout: 10s\n" +
+		strings.Join(extra, "\n") + "\n" + builders
 	return e.write(name, []byte(text))
+}
+
+// stop stops a reprolog-server and waits for it to exit.
+func stop(t *testing.T, s *testbin.Server) {
+	t.Helper()
+	if err := s.Cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	s.Cmd.Wait()
 }
 
 func (e *decideEnv) run(args ...string) (code int, stdout, stderr string) {
@@ -129,17 +150,53 @@ func TestVerifyCommand(t *testing.T) {
 		}
 	})
 	t.Run("json", func(t *testing.T) {
+		// The JSON is read as any consumer reads it, by its keys, so that
+		// renaming a field fails here.
 		code, stdout, _ := e.run("verify", "--policy", policy, "--json", hello, greet)
-		var ds []client.Decision
+		var ds []map[string]any
 		if err := json.Unmarshal([]byte(stdout), &ds); err != nil {
 			t.Fatalf("%v: %s", err, stdout)
 		}
-		if code != 1 || len(ds) != 2 || ds[0].Verdict != client.Reproducible || ds[1].Verdict != client.Insufficient {
-			t.Fatalf("exit %d, %d decisions", code, len(ds))
+		if code != 1 || len(ds) != 2 {
+			t.Fatalf("exit %d, %d decisions: %s", code, len(ds), stdout)
 		}
-		if ds[0].Checkpoint.Size != 8 || ds[0].Checkpoint.Note == "" || len(ds[0].Evidence) != 4 ||
-			ds[1].Target.Version != "1:1.0-1" || len(ds[1].Agreeing) != 1 {
-			t.Errorf("decisions %+v", ds)
+		checkKeys(t, "decision", ds[0], "file", "target", "verdict", "threshold", "voters", "agreeing", "dissenting",
+			"self_contradicting", "drifting", "rebuild_due", "warnings", "evidence", "checkpoint")
+		checkKeys(t, "target", ds[0]["target"], "package", "version", "arch", "sha256")
+		checkKeys(t, "checkpoint", ds[0]["checkpoint"], "origin", "size", "hash", "note")
+		evidence, _ := ds[0]["evidence"].([]any)
+		if len(evidence) != 4 {
+			t.Fatalf("evidence %v", ds[0]["evidence"])
+		}
+		for _, ev := range evidence {
+			checkKeys(t, "evidence", ev, "index", "builder", "inputs", "record", "role")
+		}
+		d, cp, target := ds[0], ds[0]["checkpoint"].(map[string]any), ds[1]["target"].(map[string]any)
+		for _, c := range []struct {
+			what      string
+			got, want any
+		}{
+			{"verdict", d["verdict"], "reproducible"},
+			{"agreeing", d["agreeing"], []any{"alice", "bob"}},
+			{"dissenting", d["dissenting"], []any{}},
+			{"self_contradicting", d["self_contradicting"], []any{}},
+			{"drifting", d["drifting"], []any{"carol"}},
+			{"rebuild_due", d["rebuild_due"], true},
+			{"threshold", d["threshold"], 2.0},
+			{"voters", d["voters"], 3.0},
+			{"file", d["file"], hello},
+			{"checkpoint size", cp["size"], 8.0},
+			{"checkpoint origin", cp["origin"], strings.SplitN(e.log.VKey, "+", 2)[0]},
+			{"second verdict", ds[1]["verdict"], "insufficient"},
+			{"second version", target["version"], "1:1.0-1"},
+			{"second agreeing", ds[1]["agreeing"], []any{"alice"}},
+		} {
+			if !equalJSON(c.got, c.want) {
+				t.Errorf("%s = %#v, want %#v", c.what, c.got, c.want)
+			}
+		}
+		if note, _ := cp["note"].(string); !strings.HasPrefix(note, cp["origin"].(string)+"\n8\n") {
+			t.Errorf("checkpoint note %q", cp["note"])
 		}
 	})
 	t.Run("conflict", func(t *testing.T) {
@@ -179,6 +236,14 @@ func TestVerifyCommand(t *testing.T) {
 			if code, _, _ := e.run(args...); code != 2 {
 				t.Errorf("%q: exit %d, want 2", args, code)
 			}
+		}
+		// A witness quorum of none can never be met under Max-Age: refused
+		// when the policy is loaded.
+		e.write("witnesses-none", []byte("quorum none\n"))
+		none := e.policy("policy-none", e.log.URL, "Witness-Policy: witnesses-none")
+		if code, _, stderr := e.run("verify", "--policy", none, hello); code != 2 ||
+			!strings.Contains(stderr, none+": bad policy: Witness-Policy witnesses-none: ") || !strings.Contains(stderr, `"quorum none"`) {
+			t.Errorf("quorum none: exit %d, stderr %q", code, stderr)
 		}
 	})
 	t.Run("hostile log", func(t *testing.T) {
@@ -226,6 +291,32 @@ func TestVerifyCommand(t *testing.T) {
 			t.Errorf("unreachable log: exit %d", code)
 		}
 	})
+	t.Run("stale offline proof", func(t *testing.T) {
+		// Without witnesses, a proof older than the checkpoint the machine
+		// has seen is refused: it could hide a later dissent.
+		replay, replayDeb := e.deb("replay", "1.0-1", "replay")
+		_, rebuilt := e.deb("replay", "1.0-1", "replay-rebuilt")
+		e.submit("alice", "replay", "1.0-1", "", replayDeb)
+		e.submit("bob", "replay", "1.0-1", "", replayDeb)
+		stale := e.policy("policy-stale", e.log.URL)
+		code, bundle, stderr := e.run("proof", "--policy", stale, replay)
+		if code != 0 {
+			t.Fatalf("proof: exit %d, stderr %q", code, stderr)
+		}
+		proof := e.write("replay.deb.proof", []byte(bundle))
+		if code, _, stderr := e.run("verify", "--policy", stale, "--offline", proof, replay); code != 0 {
+			t.Fatalf("offline when made: exit %d, stderr %q", code, stderr)
+		}
+		e.submit("bob", "replay", "1.0-1", "", rebuilt) // bob contradicts itself
+		if code, _, stderr := e.run("verify", "--policy", stale, replay); code != 1 || !strings.Contains(stderr, "conflict") {
+			t.Fatalf("online after the dissent: exit %d, stderr %q", code, stderr)
+		}
+		code, stdout, stderr := e.run("verify", "--policy", stale, "--offline", proof, replay)
+		if code != 3 || stdout != "" || !strings.Contains(stderr, "stale") ||
+			!strings.Contains(stderr, "is older than the one this machine has seen") {
+			t.Errorf("the replayed proof: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+		}
+	})
 	t.Run("offline", func(t *testing.T) {
 		code, bundle, stderr := e.run("proof", "--policy", policy, hello)
 		if code != 0 || !strings.HasPrefix(bundle, "reprolog-bundle v1\n") {
@@ -237,7 +328,7 @@ func TestVerifyCommand(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("proof of greet: exit %d", code)
 		}
-		e.log.Stop()
+		stop(t, e.log)
 		if code, stdout, stderr := e.run("verify", "--policy", policy, "-v", "--offline", proof, hello); code != 0 ||
 			!strings.Contains(stdout, "reproducible") {
 			t.Errorf("offline: exit %d, stdout %q, stderr %q", code, stdout, stderr)
@@ -264,4 +355,25 @@ func TestVerifyCommand(t *testing.T) {
 			}
 		}
 	})
+}
+
+// checkKeys checks that v is a JSON object with at least the given keys.
+func checkKeys(t *testing.T, what string, v any, keys ...string) {
+	t.Helper()
+	m, ok := v.(map[string]any)
+	if !ok {
+		t.Fatalf("%s: %#v is not a JSON object", what, v)
+	}
+	for _, k := range keys {
+		if _, ok := m[k]; !ok {
+			t.Errorf("%s has no key %q (keys: %v)", what, k, slices.Sorted(maps.Keys(m)))
+		}
+	}
+}
+
+// equalJSON compares decoded JSON values.
+func equalJSON(a, b any) bool {
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return bytes.Equal(ja, jb)
 }

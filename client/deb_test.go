@@ -7,11 +7,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/reprolog/reprolog/internal/testenv"
 )
 
 func TestReadDeb(t *testing.T) {
 	if _, err := exec.LookPath("dpkg-deb"); err != nil {
-		t.Skip("dpkg-deb is not installed")
+		testenv.Unavailable(t, "dpkg-deb is not installed (scripts/test-deps.sh installs it)")
 	}
 	dir := t.TempDir()
 	root := filepath.Join(dir, "root")

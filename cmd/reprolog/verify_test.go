@@ -16,6 +16,7 @@ import (
 
 	"github.com/reprolog/reprolog/internal/debtest"
 	"github.com/reprolog/reprolog/internal/testbin"
+	"github.com/reprolog/reprolog/internal/testenv"
 	"github.com/reprolog/reprolog/pgp/pgptest"
 	"github.com/reprolog/reprolog/proofs/prooftest"
 )
@@ -32,7 +33,7 @@ type decideEnv struct {
 
 func newDecideEnv(t *testing.T) *decideEnv {
 	if _, err := exec.LookPath("dpkg-deb"); err != nil {
-		t.Skip("dpkg-deb is not installed")
+		testenv.Unavailable(t, "dpkg-deb is not installed (scripts/test-deps.sh installs it)")
 	}
 	e := &decideEnv{t: t, dir: t.TempDir(), bin: testbin.Build(t, "reprolog"), signers: map[string]*pgptest.Signer{}}
 	e.log = testbin.StartServer(t, filepath.Join(e.dir, "log"))

@@ -72,10 +72,12 @@ func (g *Gate) now() time.Time {
 }
 
 // Decide reads each file and decides about all of them together, from
-// the log. When the log cannot be used (unreachable, or failing
-// verification short of a fork), each file is decided from its offline
-// bundle if there is one, and fails otherwise. Every decision is added to
-// the journal in State-Dir.
+// the log. When the log cannot be reached (Unreachable), each file is
+// decided from its offline bundle if there is one, and fails otherwise.
+// When the log answers but fails verification (a bad signature or proof,
+// a malformed answer, a fork), every file fails: offline bundles must not
+// hide a misbehaving log. Every decision is added to the journal in
+// State-Dir.
 func (g *Gate) Decide(ctx context.Context, files []string) (*Outcome, error) {
 	out := &Outcome{}
 	debs, failures := readDebs(files)
@@ -83,12 +85,11 @@ func (g *Gate) Decide(ctx context.Context, files []string) (*Outcome, error) {
 	if len(debs) > 0 {
 		v := &client.Verifier{Policy: g.Policy, Now: g.Now}
 		decisions, err := v.Verify(ctx, debs)
-		var fork *client.ForkError
 		switch {
 		case err == nil:
 			out.Decisions = decisions
 			out.Offline = make([]bool, len(decisions))
-		case errors.As(err, &fork):
+		case !Unreachable(err):
 			for _, d := range debs {
 				out.Failures = append(out.Failures, Failure{File: d.Path, Target: d.Target, Err: err})
 			}

@@ -152,6 +152,47 @@ func TestGateUnreachable(t *testing.T) {
 	}
 }
 
+// A log that answers, but wrongly, refuses every file, even one with a
+// fresh offline proof at hand: the proof must not hide a misbehaving log.
+func TestGateMisbehavingLog(t *testing.T) {
+	w := newWorld(t)
+	hello := w.deb(t, "hello", "2.10-3", "hello")
+	w.submit(t, "alice", build("hello", "2.10-3", "", hello))
+	w.submit(t, "bob", build("hello", "2.10-3", "", hello))
+	if err := os.WriteFile(hello.Path+BundleSuffix, fetchBundle(t, w.policy(t, w.log.URL), hello), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for name, edit := range map[string]func(path string, body []byte) []byte{
+		"malformed lookup": func(path string, body []byte) []byte {
+			if path == "/lookup" {
+				return []byte("{}")
+			}
+			return nil
+		},
+		"unsigned checkpoint": func(path string, body []byte) []byte {
+			if path == "/checkpoint" {
+				text, _, _ := strings.Cut(string(body), "\n\n")
+				return []byte(text + "\n\n")
+			}
+			return nil
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			p := w.policy(t, tamper(t, w.log.URL, edit))
+			out, err := (&Gate{Policy: p}).Decide(context.Background(), []string{hello.Path})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(out.Decisions) != 0 || len(out.Failures) != 1 || out.Pass() {
+				t.Fatalf("decided from the offline proof: %+v", out)
+			}
+			if f := out.Failures[0]; !errors.Is(f.Err, client.ErrLog) || Unreachable(f.Err) || f.Target.SHA256 != hello.SHA256 {
+				t.Errorf("failure: %+v", f)
+			}
+		})
+	}
+}
+
 func TestGateUnreadableFile(t *testing.T) {
 	w := newWorld(t)
 	p := w.policy(t, w.log.URL)

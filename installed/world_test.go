@@ -172,3 +172,26 @@ func prooftestDeb(name, sum string) prooftest.Deb {
 func recordOf(t testing.TB, w *world, b prooftest.Build) []byte {
 	return prooftest.Record(t, w.signers["mallory"], b)
 }
+
+// tamper serves the log at target, except that edit may replace an answer:
+// it sees each request's path and the log's body, and returns the body to
+// serve with 200 OK, or nil to pass the log's answer on.
+func tamper(t testing.TB, target string, edit func(path string, body []byte) []byte) string {
+	s := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		resp, err := http.Get(target + r.URL.RequestURI())
+		if err != nil {
+			http.Error(rw, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if b := edit(r.URL.Path, body); b != nil {
+			rw.Write(b)
+			return
+		}
+		rw.WriteHeader(resp.StatusCode)
+		rw.Write(body)
+	}))
+	t.Cleanup(s.Close)
+	return s.URL
+}

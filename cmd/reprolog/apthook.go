@@ -127,7 +127,8 @@ func hookReport(out *installed.Outcome, policyFile string, stderr io.Writer) int
 				policyFile, filepath.Base(f.File)+installed.BundleSuffix)
 		case errors.Is(f.Err, client.ErrLog):
 			why = "the log failed verification: " + f.Err.Error()
-			todo = "report it to the log's operator; install nothing from it until it verifies again"
+			todo = "report it to the log's operator; install nothing from it until it verifies again " +
+				"(offline proofs are not used while the log answers wrongly)"
 		default:
 			why = f.Err.Error()
 			todo = "check that the file is a .deb apt downloaded whole"

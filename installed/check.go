@@ -70,8 +70,10 @@ func (c *Checker) now() time.Time {
 // checkpoint, proving it consistent with the one this machine holds; when
 // the log has not grown since the last check, the answer comes from the
 // state in State-Dir, and otherwise only the packages that new entries
-// name (and those not checked before) are decided again. Errors wrap
-// client.ErrLog when the log failed verification or could not be reached.
+// name (and those not checked before) are decided again. The whole check
+// must finish within the Limit for the number of installed packages.
+// Errors wrap client.ErrLog when the log failed verification or could not
+// be reached, and are a SlowError when it ran out of time.
 func (c *Checker) Check(ctx context.Context) (*Report, error) {
 	p := c.Policy
 	unlock, err := lockFile(p.StateDir, "health.lock")
@@ -84,6 +86,8 @@ func (c *Checker) Check(ctx context.Context) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dpkg status: %w", err)
 	}
+	ctx, cancel := withLimit(ctx, p, len(inst))
+	defer cancel()
 	st, read, err := loadState(p.StateDir)
 	if err != nil {
 		return nil, err
@@ -108,11 +112,11 @@ func (c *Checker) Check(ctx context.Context) (*Report, error) {
 	v := &client.Verifier{Policy: p, Now: c.Now}
 	cp, err := v.Checkpoint(ctx)
 	if err != nil {
-		return nil, err
+		return nil, slow(ctx, err)
 	}
 	redo, err := c.toRedo(ctx, st, cp, results, prev, len(inst))
 	if err != nil {
-		return nil, err
+		return nil, slow(ctx, err)
 	}
 	var debs []client.Deb
 	for _, i := range redo {
@@ -122,7 +126,7 @@ func (c *Checker) Check(ctx context.Context) (*Report, error) {
 	if len(debs) > 0 {
 		decisions, err := v.Verify(ctx, debs)
 		if err != nil {
-			return nil, err
+			return nil, slow(ctx, err)
 		}
 		for j, i := range redo {
 			r := &results[i]

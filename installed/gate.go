@@ -61,7 +61,8 @@ func (o *Outcome) Pass() bool {
 // refused connection, a timeout), rather than that it failed verification.
 func Unreachable(err error) bool {
 	var ne net.Error
-	return errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded)
+	var se *SlowError
+	return errors.As(err, &ne) || errors.As(err, &se) || errors.Is(err, context.DeadlineExceeded)
 }
 
 func (g *Gate) now() time.Time {
@@ -72,7 +73,8 @@ func (g *Gate) now() time.Time {
 }
 
 // Decide reads each file and decides about all of them together, from
-// the log. When the log cannot be reached (Unreachable), each file is
+// the log, within Limit. When the log cannot be reached (Unreachable, or
+// too slow to decide within Limit), each file is
 // decided from its offline bundle if there is one, and fails otherwise.
 // When the log answers but fails verification (a bad signature or proof,
 // a malformed answer, a fork), every file fails: offline bundles must not
@@ -84,7 +86,10 @@ func (g *Gate) Decide(ctx context.Context, files []string) (*Outcome, error) {
 	out.Failures = failures
 	if len(debs) > 0 {
 		v := &client.Verifier{Policy: g.Policy, Now: g.Now}
-		decisions, err := v.Verify(ctx, debs)
+		lctx, cancel := withLimit(ctx, g.Policy, len(debs))
+		decisions, err := v.Verify(lctx, debs)
+		err = slow(lctx, err)
+		cancel()
 		switch {
 		case err == nil:
 			out.Decisions = decisions

@@ -3,6 +3,7 @@ package installed
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/reprolog/reprolog/client"
 	"github.com/reprolog/reprolog/internal/nettest"
+	"github.com/reprolog/reprolog/proofs/prooftest"
 )
 
 func TestGateDecides(t *testing.T) {
@@ -190,6 +192,38 @@ func TestGateMisbehavingLog(t *testing.T) {
 				t.Errorf("failure: %+v", f)
 			}
 		})
+	}
+}
+
+// A log that answers every request within the Timeout, but too slowly
+// for the whole decision to finish within its Limit, counts as one that
+// could not be reached.
+func TestGateSlowLog(t *testing.T) {
+	w := newWorld(t)
+	var files []string
+	var records [][]byte
+	for i := range 17 {
+		d := w.deb(t, fmt.Sprintf("pkg%02d", i), "1.0-1", "slow")
+		files = append(files, d.Path)
+		for _, who := range []string{"alice", "bob"} {
+			records = append(records, prooftest.Record(t, w.signers[who], build(d.Name, "1.0-1", "", d)))
+		}
+	}
+	w.submitAll(t, records)
+	// Half the Timeout per lookup and record; the decision needs at least
+	// eight rounds of them one after the other: three rounds of 8 lookups,
+	// then five rounds of 8 records.
+	p := w.policy(t, delayed(t, w.log.URL, time.Second), "Timeout: 2s")
+	out, err := (&Gate{Policy: p}).Decide(context.Background(), files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Decisions) != 0 || len(out.Failures) != len(files) {
+		t.Fatalf("%d decisions, %d failures", len(out.Decisions), len(out.Failures))
+	}
+	var se *SlowError
+	if f := out.Failures[0]; !errors.As(f.Err, &se) || !Unreachable(f.Err) || se.Limit != 3*p.Timeout || se.Packages != 17 {
+		t.Errorf("failure: %v", f.Err)
 	}
 }
 

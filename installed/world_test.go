@@ -8,9 +8,11 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/reprolog/reprolog/client"
 	"github.com/reprolog/reprolog/internal/debtest"
@@ -43,11 +45,15 @@ func newWorld(t testing.TB) *world {
 }
 
 // policy writes and loads a policy for the log at url trusting alice, bob
-// and carol (K=2); extra lines go into the log paragraph.
+// and carol (K=2); extra lines go into the log paragraph. Timeout is 1s
+// unless an extra line sets it.
 func (w *world) policy(t testing.TB, url string, extra ...string) *client.Policy {
 	t.Helper()
-	text := "Log-URL: " + url + "\nLog-Key: " + w.log.VKey + "\nState-Dir: state\nTimeout: 1s\n" +
-		strings.Join(extra, "\n") + "\n"
+	text := "Log-URL: " + url + "\nLog-Key: " + w.log.VKey + "\nState-Dir: state\n"
+	if !slices.ContainsFunc(extra, func(l string) bool { return strings.HasPrefix(l, "Timeout:") }) {
+		text += "Timeout: 1s\n"
+	}
+	text += strings.Join(extra, "\n") + "\n"
 	for _, name := range []string{"alice", "bob", "carol"} {
 		text += "\nBuilder: " + name + "\nKey-File: " + name + ".asc\n"
 	}
@@ -194,4 +200,14 @@ func tamper(t testing.TB, target string, edit func(path string, body []byte) []b
 	}))
 	t.Cleanup(s.Close)
 	return s.URL
+}
+
+// delayed serves the log at target, each lookup and record after delay.
+func delayed(t testing.TB, target string, delay time.Duration) string {
+	return tamper(t, target, func(path string, _ []byte) []byte {
+		if path == "/lookup" || strings.HasPrefix(path, "/record/") {
+			time.Sleep(delay)
+		}
+		return nil
+	})
 }

@@ -153,8 +153,12 @@ func hookReport(out *installed.Outcome, policyFile string, stderr io.Writer) int
 }
 
 // netCause returns the network error at the root of err, which says what
-// could not be reached and how.
+// could not be reached and how, or that the log answered too slowly.
 func netCause(err error) string {
+	var se *installed.SlowError
+	if errors.As(err, &se) {
+		return se.Error()
+	}
 	var ne net.Error
 	if errors.As(err, &ne) {
 		return ne.Error()

@@ -37,7 +37,7 @@ func listsOf(t testing.TB, dir string, debs ...debtest.Deb) {
 	t.Helper()
 	var entries []string
 	for _, d := range debs {
-		entries = append(entries, d.Name, d.Version, "amd64", d.SHA256)
+		entries = append(entries, d.Name, d.Version, d.Arch, d.SHA256)
 	}
 	os.MkdirAll(dir, 0o755)
 	if err := os.WriteFile(filepath.Join(dir, "repo_._Packages"), []byte(packagesList(entries...)), 0o644); err != nil {
@@ -45,7 +45,7 @@ func listsOf(t testing.TB, dir string, debs ...debtest.Deb) {
 	}
 }
 
-func keyOf(d debtest.Deb) Key { return Key{Package: d.Name, Version: d.Version, Arch: "amd64"} }
+func keyOf(d debtest.Deb) Key { return Key{Package: d.Name, Version: d.Version, Arch: d.Arch} }
 
 func TestCheck(t *testing.T) {
 	w := newWorld(t)

@@ -78,7 +78,7 @@ func (w *world) deb(t testing.TB, name, version, content string) debtest.Deb {
 func build(source, version, toolchain string, debs ...debtest.Deb) prooftest.Build {
 	b := prooftest.Build{Source: source, Version: version, Toolchain: toolchain}
 	for _, d := range debs {
-		b.Debs = append(b.Debs, prooftest.Deb{Package: d.Name, Arch: "amd64", SHA256: d.SHA256, Size: d.Size})
+		b.Debs = append(b.Debs, prooftest.Deb{Package: d.Name, Arch: d.Arch, SHA256: d.SHA256, Size: d.Size})
 	}
 	return b
 }
@@ -164,7 +164,7 @@ func (c *counter) take() map[string]int {
 func fetchBundle(t testing.TB, p *client.Policy, d debtest.Deb) []byte {
 	t.Helper()
 	bs, err := (&client.Verifier{Policy: p}).Fetch(context.Background(),
-		[]client.Target{{Package: d.Name, Version: d.Version, Arch: "amd64", SHA256: d.SHA256}})
+		[]client.Target{{Package: d.Name, Version: d.Version, Arch: d.Arch, SHA256: d.SHA256}})
 	if err != nil {
 		t.Fatal(err)
 	}

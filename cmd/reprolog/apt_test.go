@@ -68,7 +68,7 @@ func (e *aptEnv) add(name, version, content string) debtest.Deb {
 // rebuilt has a rebuilder submit a build of d's source listing d.
 func (e *aptEnv) rebuilt(who string, d debtest.Deb) {
 	e.log.Submit(e.t, prooftest.Record(e.t, e.signers[who], prooftest.Build{Source: d.Name, Version: d.Version,
-		Debs: []prooftest.Deb{{Package: d.Name, Arch: "amd64", SHA256: d.SHA256, Size: d.Size}}}))
+		Debs: []prooftest.Deb{{Package: d.Name, Arch: d.Arch, SHA256: d.SHA256, Size: d.Size}}}))
 }
 
 func (e *aptEnv) aptGet(args ...string) (string, int) {
@@ -92,6 +92,7 @@ func (e *aptEnv) check(args ...string) (string, string, int) {
 
 func TestAptInstall(t *testing.T) {
 	e := newAptEnv(t)
+	arch := debtest.Arch()
 	hello := e.add("hello", "2.10-3", "hello")
 	e.add("lone", "1.0-1", "lone")
 	evil := e.add("evil", "1:2.0-1", "evil")
@@ -126,7 +127,7 @@ func TestAptInstall(t *testing.T) {
 	// One rebuilder so far: apt stops before dpkg runs.
 	out, code = e.aptGet("install", "lone")
 	if code == 0 || e.installed("lone") ||
-		!strings.Contains(out, "reprolog: refusing lone 1.0-1 (amd64): not enough rebuilders yet: only alice reproduced it so far (1 of the 2 needed)") ||
+		!strings.Contains(out, "reprolog: refusing lone 1.0-1 ("+arch+"): not enough rebuilders yet: only alice reproduced it so far (1 of the 2 needed)") ||
 		!strings.Contains(out, "add lone to Allow in "+e.policy) || strings.Contains(out, "Unpacking") {
 		t.Fatalf("install lone: %d\n%s", code, out)
 	}
@@ -134,7 +135,7 @@ func TestAptInstall(t *testing.T) {
 	// Two rebuilders built another binary from the same inputs.
 	out, code = e.aptGet("install", "evil")
 	if code == 0 || e.installed("evil") ||
-		!strings.Contains(out, "reprolog: refusing evil 1:2.0-1 (amd64): rebuilders disagree: alice, bob built a different binary") {
+		!strings.Contains(out, "reprolog: refusing evil 1:2.0-1 ("+arch+"): rebuilders disagree: alice, bob built a different binary") {
 		t.Fatalf("install evil: %d\n%s", code, out)
 	}
 
@@ -155,9 +156,9 @@ func TestAptInstall(t *testing.T) {
 
 	// bob contradicts himself on hello: the installed package degrades.
 	e.log.Submit(t, prooftest.Record(t, e.signers["bob"], prooftest.Build{Source: "hello", Version: "2.10-3",
-		Debs: []prooftest.Deb{{Package: "hello", Arch: "amd64", SHA256: helloOther.SHA256, Size: helloOther.Size}}}))
+		Debs: []prooftest.Deb{{Package: "hello", Arch: helloOther.Arch, SHA256: helloOther.SHA256, Size: helloOther.Size}}}))
 	stdout, stderr, code = e.check()
-	if code != 1 || !strings.Contains(stdout, "degraded since install (1):\n  hello 2.10-3 (amd64): reproducible, now conflict: bob contradicted itself") {
+	if code != 1 || !strings.Contains(stdout, "degraded since install (1):\n  hello 2.10-3 ("+arch+"): reproducible, now conflict: bob contradicted itself") {
 		t.Fatalf("check after dissent: %d\n%s%s", code, stdout, stderr)
 	}
 	stdout, _, code = e.check("--json")
@@ -204,7 +205,7 @@ func TestAptLogUnreachable(t *testing.T) {
 		t.Fatal(err)
 	}
 	bs, err := (&client.Verifier{Policy: p}).Fetch(context.Background(),
-		[]client.Target{{Package: "offline", Version: "1.0-1", Arch: "amd64", SHA256: offline.SHA256}})
+		[]client.Target{{Package: "offline", Version: "1.0-1", Arch: offline.Arch, SHA256: offline.SHA256}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,8 +225,8 @@ func TestAptLogUnreachable(t *testing.T) {
 		start := time.Now()
 		out, code := e.aptGet("install", "stuck")
 		if code == 0 || e.installed("stuck") || time.Since(start) > 30*time.Second ||
-			!strings.Contains(out, "reprolog: cannot decide about stuck 1.0-1 (amd64): the log could not be reached") ||
-			!strings.Contains(out, "put a fresh proof stuck_1.0-1_amd64.deb.proof") {
+			!strings.Contains(out, "reprolog: cannot decide about stuck 1.0-1 ("+stuck.Arch+"): the log could not be reached") ||
+			!strings.Contains(out, "put a fresh proof "+stuck.FileName()+".proof") {
 			t.Fatalf("%s: install stuck: %d after %s\n%s", name, code, time.Since(start), out)
 		}
 		// An offline proof at hand lets the package install.

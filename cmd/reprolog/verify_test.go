@@ -30,9 +30,7 @@ type decideEnv struct {
 }
 
 func newDecideEnv(t *testing.T) *decideEnv {
-	if _, err := exec.LookPath("dpkg-deb"); err != nil {
-		t.Skip("dpkg-deb is not installed")
-	}
+	debtest.Need(t, "dpkg-deb")
 	e := &decideEnv{t: t, dir: t.TempDir(), log: logtest.Start(t), signers: map[string]*pgptest.Signer{}}
 	e.bin = filepath.Join(e.dir, "reprolog")
 	if out, err := exec.Command("go", "build", "-o", e.bin, ".").CombinedOutput(); err != nil {
@@ -60,7 +58,7 @@ func (e *decideEnv) write(name string, data []byte) string {
 func (e *decideEnv) deb(pkg, version, content string) (string, prooftest.Deb) {
 	e.t.Helper()
 	d := debtest.Build(e.t, filepath.Join(e.dir, "debs-"+content), debtest.Package{Name: pkg, Version: version, Content: content})
-	return d.Path, prooftest.Deb{Package: pkg, Arch: "amd64", SHA256: d.SHA256, Size: d.Size}
+	return d.Path, prooftest.Deb{Package: pkg, Arch: d.Arch, SHA256: d.SHA256, Size: d.Size}
 }
 
 // submit has a rebuilder sign a buildinfo listing debs and submits it

@@ -44,10 +44,14 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	c := &installed.Checker{Policy: p, Status: *status, Lists: *lists}
 	rep, err := c.Check(ctx)
 	if err != nil {
-		if *hook && installed.Unreachable(err) {
+		switch {
+		case *hook && installed.Unreachable(err):
 			return 0 // offline: the next run will tell
+		case installed.Unreachable(err):
+			fmt.Fprintln(stderr, "reprolog check: the log could not be reached:", netCause(err))
+		default:
+			fmt.Fprintln(stderr, "reprolog check:", err)
 		}
-		fmt.Fprintln(stderr, "reprolog check:", err)
 		if errors.Is(err, client.ErrLog) {
 			return quietly(*hook, exitLog)
 		}

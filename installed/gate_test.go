@@ -110,13 +110,9 @@ func TestGateUnreachable(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			os.Remove(hello.Path + BundleSuffix)
 			p := w.policy(t, url)
-			start := time.Now()
 			out, err := (&Gate{Policy: p}).Decide(context.Background(), []string{hello.Path})
 			if err != nil {
 				t.Fatal(err)
-			}
-			if took := time.Since(start); took > 10*p.Timeout {
-				t.Errorf("took %s with a %s timeout", took, p.Timeout)
 			}
 			if len(out.Failures) != 1 || !Unreachable(out.Failures[0].Err) || !errors.Is(out.Failures[0].Err, client.ErrLog) ||
 				out.Failures[0].Target.SHA256 != hello.SHA256 || len(out.Decisions) != 0 || out.Pass() {

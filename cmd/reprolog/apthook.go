@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 
 	"github.com/reprolog/reprolog/client"
@@ -71,7 +72,11 @@ func runAptHook(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintln(stderr, "reprolog:", err)
 		return exitLog
 	}
-	return hookReport(out, *policyFile, stderr)
+	removed, err := installed.Discard(out, h.Dir(installed.ArchivesKey))
+	if err != nil {
+		fmt.Fprintln(stderr, "reprolog: warning:", err)
+	}
+	return hookReport(out, removed, *policyFile, stderr)
 }
 
 // hookInput returns where apt writes the hook's input: the descriptor
@@ -97,8 +102,9 @@ func aptRunDirectory(h *installed.HookInput) string {
 }
 
 // hookReport prints one message per package that may not be installed,
-// nothing when all may, and returns the exit status.
-func hookReport(out *installed.Outcome, policyFile string, stderr io.Writer) int {
+// nothing when all may, and returns the exit status. removed are the
+// refused files taken out of apt's cache.
+func hookReport(out *installed.Outcome, removed []string, policyFile string, stderr io.Writer) int {
 	refused := 0
 	for _, d := range out.Decisions {
 		if d.Verdict.Pass() {
@@ -106,8 +112,12 @@ func hookReport(out *installed.Outcome, policyFile string, stderr io.Writer) int
 		}
 		refused++
 		why, todo := installed.Refusal(d, policyFile)
+		file := d.File
+		if slices.Contains(removed, file) {
+			file += " (removed from apt's cache)"
+		}
 		fmt.Fprintf(stderr, "reprolog: refusing %s %s (%s): %s\n  what to do: %s\n  file: %s\n",
-			d.Target.Package, d.Target.Version, d.Target.Arch, why, todo, d.File)
+			d.Target.Package, d.Target.Version, d.Target.Arch, why, todo, file)
 	}
 	for _, f := range out.Failures {
 		what := f.File

@@ -174,6 +174,29 @@ func TestAptHookCommand(t *testing.T) {
 		t.Errorf("lone: %d %q\n%s", code, stdout, stderr)
 	}
 
+	// The same file in apt's cache (Dir::Cache::archives, in Dir) is
+	// removed when refused; outside it, it stays.
+	cached := lone
+	cached.Path = filepath.Join(e.root, "var/cache/apt/archives", lone.FileName())
+	data, err := os.ReadFile(lone.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Dir(cached.Path), 0o755)
+	if err := os.WriteFile(cached.Path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code = e.hook(policy, []debtest.Deb{cached})
+	if code != exitFail || !strings.Contains(stderr, "\n  file: "+cached.Path+" (removed from apt's cache)\n") {
+		t.Errorf("lone in apt's cache: %d\n%s", code, stderr)
+	}
+	if _, err := os.Stat(cached.Path); !os.IsNotExist(err) {
+		t.Errorf("the refused file is still in apt's cache: %v", err)
+	}
+	if _, err := os.Stat(lone.Path); err != nil {
+		t.Errorf("the refused file outside apt's cache: %v", err)
+	}
+
 	// carol built two binaries from the same inputs.
 	_, stderr, code = e.hook(policy, []debtest.Deb{hello, tool})
 	if code != exitFail || strings.Count(stderr, "reprolog: refusing") != 1 ||

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -117,40 +119,73 @@ func TestAptInstall(t *testing.T) {
 		t.Fatalf("apt-get update: %d\n%s", code, out)
 	}
 
+	// A reproduced, an insufficient and a conflicting package in one call:
+	// one message per refused package, and apt stops before dpkg unpacks
+	// any of them, the reproduced one included.
+	out, code := e.aptGet("install", "hello", "lone", "evil")
+	if code == 0 || e.installed("hello") || e.installed("lone") || e.installed("evil") || strings.Contains(out, "Unpacking") ||
+		strings.Count(out, "reprolog: refusing ") != 2 || strings.Contains(out, "reprolog: cannot decide") ||
+		!strings.Contains(out, "reprolog: refusing lone 1.0-1 ("+arch+"): not enough rebuilders yet: only alice reproduced it so far (1 of the 2 needed)") ||
+		!strings.Contains(out, "add lone to Allow in "+e.policy) ||
+		!strings.Contains(out, "reprolog: refusing evil 1:2.0-1 ("+arch+"): rebuilders disagree: alice, bob built a different binary") ||
+		!strings.Contains(out, "reprolog: 2 of 3 packages refused: apt stops before installing anything\n") ||
+		strings.Count(out, " (removed from apt's cache)\n") != 2 {
+		t.Fatalf("install hello lone evil: %d\n%s", code, out)
+	}
+	// The refused files are gone from apt's cache; the reproduced one stays.
+	archives := filepath.Join(e.root.Dir, "var/cache/apt/archives")
+	for name, want := range map[string]int{"hello": 1, "lone": 0, "evil": 0} {
+		if m, _ := filepath.Glob(filepath.Join(archives, name+"_*.deb")); len(m) != want {
+			t.Errorf("%s in apt's cache: %v", name, m)
+		}
+	}
+
 	// Reproduced by two of three: installs, and the hook says nothing.
-	out, code := e.aptGet("install", "hello")
+	out, code = e.aptGet("install", "hello")
 	if code != 0 || strings.Contains(out, "reprolog") || !e.installed("hello") {
 		t.Fatalf("install hello: %d\n%s", code, out)
 	}
 
-	// One rebuilder so far: apt stops before dpkg runs.
-	out, code = e.aptGet("install", "lone")
-	if code == 0 || e.installed("lone") ||
-		!strings.Contains(out, "reprolog: refusing lone 1.0-1 ("+arch+"): not enough rebuilders yet: only alice reproduced it so far (1 of the 2 needed)") ||
-		!strings.Contains(out, "add lone to Allow in "+e.policy) || strings.Contains(out, "Unpacking") {
-		t.Fatalf("install lone: %d\n%s", code, out)
+	// A user's own .deb is refused too, and left where it is.
+	mine := debtest.Build(t, t.TempDir(), debtest.Package{Name: "mine", Version: "1.0-1", Content: "mine"})
+	e.rebuilt("alice", mine)
+	out, code = e.aptGet("install", mine.Path)
+	if code == 0 || e.installed("mine") || !strings.Contains(out, "reprolog: refusing mine 1.0-1 ("+arch+"): not enough rebuilders yet") ||
+		!strings.Contains(out, "  file: "+mine.Path+"\n") {
+		t.Fatalf("install %s: %d\n%s", mine.Path, code, out)
+	}
+	if _, err := os.Stat(mine.Path); err != nil {
+		t.Errorf("the user's own .deb was removed: %v", err)
 	}
 
-	// Two rebuilders built another binary from the same inputs.
-	out, code = e.aptGet("install", "evil")
-	if code == 0 || e.installed("evil") ||
-		!strings.Contains(out, "reprolog: refusing evil 1:2.0-1 ("+arch+"): rebuilders disagree: alice, bob built a different binary") {
-		t.Fatalf("install evil: %d\n%s", code, out)
-	}
-
-	// Every decision is journaled, refused ones too.
+	// Every decision is journaled, refused ones too, and none of the
+	// refused packages as passing.
 	journal, err := os.ReadFile(filepath.Join(e.dir, "state", "decisions.jsonl"))
-	if err != nil || strings.Count(string(journal), "\n") != 3 || !strings.Contains(string(journal), `"verdict":"insufficient"`) ||
-		!strings.Contains(string(journal), `"sha256":"`+hello.SHA256+`"`) {
-		t.Errorf("journal: %s %v", journal, err)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if m, _ := filepath.Glob(filepath.Join(e.root.Dir, "var/cache/apt/archives/*.proof")); len(m) != 0 {
-		t.Errorf("proofs left behind: %v", m)
+	verdicts := map[string][]string{}
+	for _, line := range strings.Split(strings.TrimSuffix(string(journal), "\n"), "\n") {
+		var r struct{ Package, SHA256, Verdict string }
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("journal line %q: %v", line, err)
+		}
+		verdicts[r.Package] = append(verdicts[r.Package], r.Verdict)
+	}
+	if want := map[string][]string{"hello": {"reproducible", "reproducible"}, "lone": {"insufficient"}, "evil": {"conflict"},
+		"mine": {"insufficient"}}; !maps.EqualFunc(verdicts, want, slices.Equal) {
+		t.Errorf("journal: %v\n%s", verdicts, journal)
 	}
 
 	stdout, stderr, code := e.check()
 	if code != 0 || !strings.Contains(stdout, "1 installed packages") || !strings.Contains(stdout, "reproducible       1") {
 		t.Fatalf("check: %d\n%s%s", code, stdout, stderr)
+	}
+	var health struct{ Packages []struct{ Package, Health string } }
+	stdout, _, _ = e.check("--json")
+	if err := json.Unmarshal([]byte(stdout), &health); err != nil || len(health.Packages) != 1 ||
+		health.Packages[0].Package != "hello" || health.Packages[0].Health != "reproducible" {
+		t.Errorf("check --json: %v\n%s", err, stdout)
 	}
 
 	// bob contradicts himself on hello: the installed package degrades.

@@ -51,8 +51,13 @@ type Report struct {
 	// reproduced (reproducible or drift).
 	Score    float64  `json:"score"`
 	Degraded []Result `json:"degraded"`
-	Allowed  []Result `json:"allowed"`
-	Packages []Result `json:"packages"`
+	// RebuildDue are the packages in toolchain drift that were not when
+	// installed: still reproducible, but a rebuild is due. RebuildDueNew
+	// are those of them that were not in drift at the previous check.
+	RebuildDue    []Result `json:"rebuild_due"`
+	RebuildDueNew []Result `json:"rebuild_due_new"`
+	Allowed       []Result `json:"allowed"`
+	Packages      []Result `json:"packages"`
 	// Decided counts the decisions made in this run; zero when the log
 	// had not grown and the answer came from the state.
 	Decided  int      `json:"decided"`
@@ -140,11 +145,17 @@ func (c *Checker) Check(ctx context.Context) (*Report, error) {
 		}
 		r.Degraded = Degraded(r.Baseline, r.Health)
 	}
+	newDrift := map[string]bool{}
+	for _, r := range results {
+		if k := keyString(r.Key); r.Health == Drift && prev[k].Health != Drift {
+			newDrift[k] = true
+		}
+	}
 	st.Checkpoint, st.Results = refOf(cp), results
 	if err := saveState(p.StateDir, st, read); err != nil {
 		return nil, err
 	}
-	rep := report(st, len(debs))
+	rep := report(st, len(debs), newDrift)
 	rep.Warnings = warnings
 	return rep, nil
 }
@@ -264,9 +275,12 @@ func (c *Checker) toRedo(ctx context.Context, st *checkState, cp client.Checkpoi
 	return redo, nil
 }
 
-func report(st *checkState, decided int) *Report {
+// report sums up the state; newDrift names the packages that went into
+// drift in this run.
+func report(st *checkState, decided int, newDrift map[string]bool) *Report {
 	rep := &Report{Checkpoint: st.Checkpoint, Total: len(st.Results), Counts: map[Health]int{},
-		Degraded: []Result{}, Allowed: []Result{}, Packages: st.Results, Decided: decided}
+		Degraded: []Result{}, RebuildDue: []Result{}, RebuildDueNew: []Result{}, Allowed: []Result{},
+		Packages: st.Results, Decided: decided}
 	for _, h := range Healths {
 		rep.Counts[h] = 0
 	}
@@ -275,6 +289,12 @@ func report(st *checkState, decided int) *Report {
 		if r.Degraded {
 			rep.Degraded = append(rep.Degraded, r)
 		}
+		if r.Health == Drift && r.Baseline != Drift {
+			rep.RebuildDue = append(rep.RebuildDue, r)
+			if newDrift[keyString(r.Key)] {
+				rep.RebuildDueNew = append(rep.RebuildDueNew, r)
+			}
+		}
 		if r.Health == Allowed {
 			rep.Allowed = append(rep.Allowed, r)
 		}
@@ -282,6 +302,8 @@ func report(st *checkState, decided int) *Report {
 	if rep.Total > 0 {
 		rep.Score = float64(rep.Counts[Reproducible]+rep.Counts[Drift]) * 100 / float64(rep.Total)
 	}
-	slices.SortFunc(rep.Degraded, func(a, b Result) int { return strings.Compare(keyString(a.Key), keyString(b.Key)) })
+	for _, l := range [][]Result{rep.Degraded, rep.RebuildDue, rep.RebuildDueNew} {
+		slices.SortFunc(l, func(a, b Result) int { return strings.Compare(keyString(a.Key), keyString(b.Key)) })
+	}
 	return rep
 }

@@ -102,6 +102,7 @@ func TestAptInstall(t *testing.T) {
 	lone := debtest.Build(t, t.TempDir(), debtest.Package{Name: "lone", Version: "1.0-1", Content: "lone"})
 	evilRebuilt := debtest.Build(t, t.TempDir(), debtest.Package{Name: "evil", Version: "1:2.0-1", Content: "as its source builds it"})
 	helloOther := debtest.Build(t, t.TempDir(), debtest.Package{Name: "hello", Version: "2.10-3", Content: "other"})
+	helloNew := debtest.Build(t, t.TempDir(), debtest.Package{Name: "hello", Version: "2.10-3", Content: "newer toolchain"})
 	for _, who := range []string{"alice", "bob"} {
 		e.rebuilt(who, hello)
 		e.rebuilt(who, extra)
@@ -188,6 +189,26 @@ func TestAptInstall(t *testing.T) {
 		t.Errorf("check --json: %v\n%s", err, stdout)
 	}
 
+	// carol rebuilds hello with a newer toolchain into another binary: still
+	// reproducible, a rebuild is due. The next apt update says so once, and
+	// check lists it, with exit 0.
+	e.log.Submit(t, prooftest.Record(t, e.signers["carol"], prooftest.Build{Source: "hello", Version: "2.10-3",
+		Toolchain: "14.2.0-19", Debs: []prooftest.Deb{{Package: "hello", Arch: helloNew.Arch, SHA256: helloNew.SHA256, Size: helloNew.Size}}}))
+	drift := "  hello 2.10-3 (" + arch + "): reproduced by alice, bob (2 of the 2 needed); toolchain drift: carol built another binary from newer build inputs, a rebuild is due\n"
+	out, code = e.aptGet("update")
+	if code != 0 || !strings.Contains(out, "reprolog: notice: a rebuild is due for 1 installed packages (toolchain drift; they are still reproducible):\n"+drift) ||
+		strings.Contains(out, "reprolog: warning") {
+		t.Fatalf("apt-get update after drift: %d\n%s", code, out)
+	}
+	if out, code = e.aptGet("update"); code != 0 || strings.Contains(out, "reprolog") {
+		t.Errorf("apt-get update again: %d\n%s", code, out)
+	}
+	stdout, stderr, code = e.check()
+	if code != 0 || !strings.Contains(stdout, "  drift              1\n") ||
+		!strings.Contains(stdout, "\nrebuild due (1): still reproducible, but rebuilt from newer build inputs into another binary since install:\n"+drift) {
+		t.Fatalf("check after drift: %d\n%s%s", code, stdout, stderr)
+	}
+
 	// bob contradicts himself on hello: the installed package degrades.
 	e.log.Submit(t, prooftest.Record(t, e.signers["bob"], prooftest.Build{Source: "hello", Version: "2.10-3",
 		Debs: []prooftest.Deb{{Package: "hello", Arch: helloOther.Arch, SHA256: helloOther.SHA256, Size: helloOther.Size}}}))
@@ -204,6 +225,15 @@ func TestAptInstall(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &rep); code != 1 || err != nil || len(rep.Degraded) != 1 ||
 		rep.Degraded[0].Package != "hello" || rep.Degraded[0].Baseline != "reproducible" || rep.Degraded[0].Health != "conflict" {
 		t.Errorf("check --json: %d %v\n%s", code, err, stdout)
+	}
+
+	// apt update warns about it, at every run, and still succeeds.
+	for range 2 {
+		out, code = e.aptGet("update")
+		if code != 0 || !strings.Contains(out, "reprolog: warning: 1 installed packages are no longer what enough rebuilders reproduced:\n"+
+			"  hello 2.10-3 ("+arch+"): reproducible, now conflict: bob contradicted itself") {
+			t.Fatalf("apt-get update after dissent: %d\n%s", code, out)
+		}
 	}
 
 	// The next dpkg run warns about it, and still succeeds.

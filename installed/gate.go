@@ -79,7 +79,7 @@ func (g *Gate) now() time.Time {
 // When the log answers but fails verification (a bad signature or proof,
 // a malformed answer, a fork), every file fails: offline bundles must not
 // hide a misbehaving log. Every decision is added to the journal in
-// State-Dir.
+// State-Dir, and so is every file refused without one, as Undecided.
 func (g *Gate) Decide(ctx context.Context, files []string) (*Outcome, error) {
 	out := &Outcome{}
 	debs, failures := readDebs(files)
@@ -113,11 +113,14 @@ func (g *Gate) Decide(ctx context.Context, files []string) (*Outcome, error) {
 			}
 		}
 	}
-	if len(out.Decisions) > 0 {
+	if len(out.Decisions)+len(out.Failures) > 0 {
 		now := g.now()
-		recs := make([]Record, len(out.Decisions))
+		var recs []Record
 		for i, d := range out.Decisions {
-			recs[i] = RecordOf(d, now, out.Offline[i])
+			recs = append(recs, RecordOf(d, now, out.Offline[i]))
+		}
+		for _, f := range out.Failures {
+			recs = append(recs, Record{Time: now.UTC(), Target: f.Target, File: f.File, Verdict: Undecided, Reason: f.Err.Error()})
 		}
 		if err := OpenJournal(g.Policy.StateDir).Append(recs...); err != nil {
 			return out, err

@@ -118,6 +118,15 @@ func TestGateUnreachable(t *testing.T) {
 				out.Failures[0].Target.SHA256 != hello.SHA256 || len(out.Decisions) != 0 || out.Pass() {
 				t.Fatalf("no bundle: %+v", out)
 			}
+			// The refusal is journaled, as undecided, with why.
+			recs, _, bad, err := OpenJournal(p.StateDir).Read(0)
+			if err != nil || bad != 0 || len(recs) == 0 {
+				t.Fatalf("journal: %d records, %d bad, %v", len(recs), bad, err)
+			}
+			if r := recs[len(recs)-1]; r.Verdict != Undecided || r.Target != out.Failures[0].Target || r.File != hello.Path ||
+				r.Reason != out.Failures[0].Err.Error() || r.Checkpoint != (CheckpointRef{}) || r.Health() != Unknown {
+				t.Errorf("journal record: %+v", r)
+			}
 
 			// A fresh bundle next to the .deb decides offline.
 			if err := os.WriteFile(hello.Path+BundleSuffix, bundle, 0o644); err != nil {
@@ -226,14 +235,21 @@ func TestGateSlowLog(t *testing.T) {
 func TestGateUnreadableFile(t *testing.T) {
 	w := newWorld(t)
 	p := w.policy(t, w.log.URL)
-	bad := w.dir + "/bad.deb"
-	os.WriteFile(bad, []byte("!<arch>\nnot a deb"), 0o644)
-	out, err := (&Gate{Policy: p}).Decide(context.Background(), []string{bad, w.dir + "/absent.deb"})
+	notDeb := w.dir + "/bad.deb"
+	os.WriteFile(notDeb, []byte("!<arch>\nnot a deb"), 0o644)
+	out, err := (&Gate{Policy: p}).Decide(context.Background(), []string{notDeb, w.dir + "/absent.deb"})
 	if err != nil || len(out.Failures) != 2 || out.Pass() {
 		t.Fatalf("%+v %v", out, err)
 	}
-	if recs, _, _, _ := OpenJournal(p.StateDir).Read(0); len(recs) != 0 {
-		t.Errorf("files that could not be read were journaled: %+v", recs)
+	// Each refusal is journaled, as undecided: the file, and why.
+	recs, _, bad, err := OpenJournal(p.StateDir).Read(0)
+	if err != nil || bad != 0 || len(recs) != 2 {
+		t.Fatalf("journal: %+v, %d bad, %v", recs, bad, err)
+	}
+	for i, r := range recs {
+		if r.Verdict != Undecided || r.Package != "" || r.File != out.Failures[i].File || r.Reason != out.Failures[i].Err.Error() {
+			t.Errorf("journal record %d: %+v", i, r)
+		}
 	}
 }
 

@@ -300,4 +300,26 @@ func TestAptLogUnreachable(t *testing.T) {
 			}
 		}
 	}
+
+	// Each refusal is journaled as undecided, with why.
+	journal, err := os.ReadFile(filepath.Join(e.dir, "state", "decisions.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stuckRecords []string
+	for _, line := range strings.Split(strings.TrimSuffix(string(journal), "\n"), "\n") {
+		var r struct{ Package, Verdict, Reason string }
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("journal line %q: %v", line, err)
+		}
+		if r.Package == "stuck" {
+			stuckRecords = append(stuckRecords, r.Verdict)
+			if r.Verdict != "undecided" || !strings.Contains(r.Reason, "/checkpoint") {
+				t.Errorf("journal: %s", line)
+			}
+		}
+	}
+	if len(stuckRecords) != 2 {
+		t.Errorf("journal: %v\n%s", stuckRecords, journal)
+	}
 }

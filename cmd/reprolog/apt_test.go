@@ -182,7 +182,9 @@ func TestAptInstall(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "1 installed packages") || !strings.Contains(stdout, "reproducible       1") {
 		t.Fatalf("check: %d\n%s%s", code, stdout, stderr)
 	}
-	var health struct{ Packages []struct{ Package, Health string } }
+	var health struct {
+		Packages []struct{ Package, Health string }
+	}
 	stdout, _, _ = e.check("--json")
 	if err := json.Unmarshal([]byte(stdout), &health); err != nil || len(health.Packages) != 1 ||
 		health.Packages[0].Package != "hello" || health.Packages[0].Health != "reproducible" {

@@ -197,6 +197,17 @@ func TestAptHookCommand(t *testing.T) {
 		t.Errorf("the refused file outside apt's cache: %v", err)
 	}
 
+	// A file that is not a .deb: exit 3, and what to check.
+	notDeb := filepath.Join(e.dir, "truncated_1.0_all.deb")
+	if err := os.WriteFile(notDeb, data[:len(data)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code = e.hook(policy, []debtest.Deb{{Package: debtest.Package{Name: "truncated", Version: "1.0", Arch: "all"}, Path: notDeb}})
+	if code != exitLog || !strings.HasPrefix(stderr, "reprolog: cannot decide about "+notDeb+": ") ||
+		!strings.Contains(stderr, "what to do: check that the file is a .deb apt downloaded whole") {
+		t.Errorf("not a .deb: %d\n%s", code, stderr)
+	}
+
 	// carol built two binaries from the same inputs.
 	_, stderr, code = e.hook(policy, []debtest.Deb{hello, tool})
 	if code != exitFail || strings.Count(stderr, "reprolog: refusing") != 1 ||

@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -49,7 +48,7 @@ func (v *Verifier) Verify(ctx context.Context, debs []Deb) ([]*Decision, error) 
 	// Checking the records (signatures, derivations) is the costly part:
 	// it runs on every core.
 	out := make([]*Decision, len(debs))
-	err = parallel(len(debs), func(i int) (err error) {
+	err = parallel(ctx, len(debs), func(_ context.Context, i int) (err error) {
 		out[i], err = v.decide(bundles[i], debs[i])
 		return err
 	})
@@ -134,7 +133,7 @@ func (v *Verifier) Fetch(ctx context.Context, targets []Target) ([]*proofs.Bundl
 	}
 
 	perTarget := make([][]int64, len(targets))
-	err = parallel(len(targets), func(i int) (err error) {
+	err = parallel(ctx, len(targets), func(ctx context.Context, i int) (err error) {
 		t := targets[i]
 		perTarget[i], err = lc.lookup(ctx, t.Package, t.Version, t.Arch, cp.Size)
 		return err
@@ -190,7 +189,7 @@ func fetchRecords(ctx context.Context, lc *logClient, p *Policy, entries []proof
 		of[i] = j
 	}
 	records := make([][]byte, len(want))
-	err := parallel(len(want), func(i int) (err error) {
+	err := parallel(ctx, len(want), func(ctx context.Context, i int) (err error) {
 		records[i], err = lc.record(ctx, want[i].Record, want[i].RecordSize)
 		return err
 	})
@@ -205,19 +204,36 @@ func fetchRecords(ctx context.Context, lc *logClient, p *Policy, entries []proof
 	return nil
 }
 
-// parallel runs f(0..n-1) on a few goroutines and returns the first error.
-func parallel(n int, f func(i int) error) error {
-	errs := make([]error, n)
+// parallel runs f(ctx, 0..n-1) on a few goroutines. The first error
+// cancels the context the others run with, starts no more of them, and is
+// returned: one log that stalls costs one timeout, not one per call.
+func parallel(ctx context.Context, n int, f func(ctx context.Context, i int) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		once  sync.Once
+		first error
+		wg    sync.WaitGroup
+	)
 	sem := make(chan struct{}, 8)
-	var wg sync.WaitGroup
 	for i := range n {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			errs[i] = f(i)
-		}()
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := f(ctx, i); err != nil {
+				once.Do(func() { first = err; cancel() }) // before the slot is freed
+			}
+		})
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	if first != nil {
+		return first
+	}
+	return ctx.Err() // the caller's context ended first
 }

@@ -75,13 +75,13 @@ func system3000(b *testing.B) *Checker {
 	var keys []Key
 	var listed []debtest.Deb
 	for i := range 3000 {
-		k := Key{Package: fmt.Sprintf("pkg%04d", i), Version: "1.0-1", Arch: "amd64"}
+		k := Key{Package: fmt.Sprintf("pkg%04d", i), Version: "1.0-1", Arch: debtest.Arch()}
 		keys = append(keys, k)
 		sum := fmt.Sprintf("%064x", i)
 		if i == 0 {
 			sum = d.SHA256
 		}
-		listed = append(listed, debtest.Deb{Package: debtest.Package{Name: k.Package, Version: k.Version}, SHA256: sum})
+		listed = append(listed, debtest.Deb{Package: debtest.Package{Name: k.Package, Version: k.Version, Arch: k.Arch}, SHA256: sum})
 	}
 	status := filepath.Join(w.dir, "status")
 	lists := filepath.Join(w.dir, "lists")

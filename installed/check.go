@@ -51,8 +51,13 @@ type Report struct {
 	// reproduced (reproducible or drift).
 	Score    float64  `json:"score"`
 	Degraded []Result `json:"degraded"`
-	Allowed  []Result `json:"allowed"`
-	Packages []Result `json:"packages"`
+	// RebuildDue are the packages in toolchain drift that were not when
+	// installed: still reproducible, but a rebuild is due. RebuildDueNew
+	// are those of them that were not in drift at the previous check.
+	RebuildDue    []Result `json:"rebuild_due"`
+	RebuildDueNew []Result `json:"rebuild_due_new"`
+	Allowed       []Result `json:"allowed"`
+	Packages      []Result `json:"packages"`
 	// Decided counts the decisions made in this run; zero when the log
 	// had not grown and the answer came from the state.
 	Decided  int      `json:"decided"`
@@ -70,8 +75,10 @@ func (c *Checker) now() time.Time {
 // checkpoint, proving it consistent with the one this machine holds; when
 // the log has not grown since the last check, the answer comes from the
 // state in State-Dir, and otherwise only the packages that new entries
-// name (and those not checked before) are decided again. Errors wrap
-// client.ErrLog when the log failed verification or could not be reached.
+// name (and those not checked before) are decided again. The whole check
+// must finish within the Limit for the number of installed packages.
+// Errors wrap client.ErrLog when the log failed verification or could not
+// be reached, and are a SlowError when it ran out of time.
 func (c *Checker) Check(ctx context.Context) (*Report, error) {
 	p := c.Policy
 	unlock, err := lockFile(p.StateDir, "health.lock")
@@ -84,6 +91,8 @@ func (c *Checker) Check(ctx context.Context) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dpkg status: %w", err)
 	}
+	ctx, cancel := withLimit(ctx, p, len(inst))
+	defer cancel()
 	st, read, err := loadState(p.StateDir)
 	if err != nil {
 		return nil, err
@@ -108,11 +117,11 @@ func (c *Checker) Check(ctx context.Context) (*Report, error) {
 	v := &client.Verifier{Policy: p, Now: c.Now}
 	cp, err := v.Checkpoint(ctx)
 	if err != nil {
-		return nil, err
+		return nil, slow(ctx, err)
 	}
 	redo, err := c.toRedo(ctx, st, cp, results, prev, len(inst))
 	if err != nil {
-		return nil, err
+		return nil, slow(ctx, err)
 	}
 	var debs []client.Deb
 	for _, i := range redo {
@@ -122,7 +131,7 @@ func (c *Checker) Check(ctx context.Context) (*Report, error) {
 	if len(debs) > 0 {
 		decisions, err := v.Verify(ctx, debs)
 		if err != nil {
-			return nil, err
+			return nil, slow(ctx, err)
 		}
 		for j, i := range redo {
 			r := &results[i]
@@ -136,11 +145,17 @@ func (c *Checker) Check(ctx context.Context) (*Report, error) {
 		}
 		r.Degraded = Degraded(r.Baseline, r.Health)
 	}
+	newDrift := map[string]bool{}
+	for _, r := range results {
+		if k := keyString(r.Key); r.Health == Drift && prev[k].Health != Drift {
+			newDrift[k] = true
+		}
+	}
 	st.Checkpoint, st.Results = refOf(cp), results
 	if err := saveState(p.StateDir, st, read); err != nil {
 		return nil, err
 	}
-	rep := report(st, len(debs))
+	rep := report(st, len(debs), newDrift)
 	rep.Warnings = warnings
 	return rep, nil
 }
@@ -260,9 +275,12 @@ func (c *Checker) toRedo(ctx context.Context, st *checkState, cp client.Checkpoi
 	return redo, nil
 }
 
-func report(st *checkState, decided int) *Report {
+// report sums up the state; newDrift names the packages that went into
+// drift in this run.
+func report(st *checkState, decided int, newDrift map[string]bool) *Report {
 	rep := &Report{Checkpoint: st.Checkpoint, Total: len(st.Results), Counts: map[Health]int{},
-		Degraded: []Result{}, Allowed: []Result{}, Packages: st.Results, Decided: decided}
+		Degraded: []Result{}, RebuildDue: []Result{}, RebuildDueNew: []Result{}, Allowed: []Result{},
+		Packages: st.Results, Decided: decided}
 	for _, h := range Healths {
 		rep.Counts[h] = 0
 	}
@@ -271,6 +289,12 @@ func report(st *checkState, decided int) *Report {
 		if r.Degraded {
 			rep.Degraded = append(rep.Degraded, r)
 		}
+		if r.Health == Drift && r.Baseline != Drift {
+			rep.RebuildDue = append(rep.RebuildDue, r)
+			if newDrift[keyString(r.Key)] {
+				rep.RebuildDueNew = append(rep.RebuildDueNew, r)
+			}
+		}
 		if r.Health == Allowed {
 			rep.Allowed = append(rep.Allowed, r)
 		}
@@ -278,6 +302,8 @@ func report(st *checkState, decided int) *Report {
 	if rep.Total > 0 {
 		rep.Score = float64(rep.Counts[Reproducible]+rep.Counts[Drift]) * 100 / float64(rep.Total)
 	}
-	slices.SortFunc(rep.Degraded, func(a, b Result) int { return strings.Compare(keyString(a.Key), keyString(b.Key)) })
+	for _, l := range [][]Result{rep.Degraded, rep.RebuildDue, rep.RebuildDueNew} {
+		slices.SortFunc(l, func(a, b Result) int { return strings.Compare(keyString(a.Key), keyString(b.Key)) })
+	}
 	return rep
 }

@@ -37,7 +37,7 @@ func listsOf(t testing.TB, dir string, debs ...debtest.Deb) {
 	t.Helper()
 	var entries []string
 	for _, d := range debs {
-		entries = append(entries, d.Name, d.Version, "amd64", d.SHA256)
+		entries = append(entries, d.Name, d.Version, d.Arch, d.SHA256)
 	}
 	os.MkdirAll(dir, 0o755)
 	if err := os.WriteFile(filepath.Join(dir, "repo_._Packages"), []byte(packagesList(entries...)), 0o644); err != nil {
@@ -45,7 +45,7 @@ func listsOf(t testing.TB, dir string, debs ...debtest.Deb) {
 	}
 }
 
-func keyOf(d debtest.Deb) Key { return Key{Package: d.Name, Version: d.Version, Arch: "amd64"} }
+func keyOf(d debtest.Deb) Key { return Key{Package: d.Name, Version: d.Version, Arch: d.Arch} }
 
 func TestCheck(t *testing.T) {
 	w := newWorld(t)
@@ -130,10 +130,14 @@ func TestCheck(t *testing.T) {
 	if r := results(rep)["libx"]; r.Health != Drift || r.Degraded || !strings.Contains(r.Reason, "a rebuild is due") {
 		t.Errorf("libx: %+v", r)
 	}
+	if len(rep.RebuildDue) != 1 || rep.RebuildDue[0].Package != "libx" || len(rep.RebuildDueNew) != 1 || rep.RebuildDueNew[0].Package != "libx" {
+		t.Errorf("rebuild due: %+v, new: %+v", rep.RebuildDue, rep.RebuildDueNew)
+	}
 
-	// The degradation stays reported on the next run, from the state.
-	if again := mustCheck(t, c); again.Decided != 0 || len(again.Degraded) != 1 {
-		t.Errorf("next run: decided %d, degraded %v", again.Decided, again.Degraded)
+	// The degradation and the rebuild due stay reported on the next run,
+	// from the state; the rebuild due is no longer new.
+	if again := mustCheck(t, c); again.Decided != 0 || len(again.Degraded) != 1 || len(again.RebuildDue) != 1 || len(again.RebuildDueNew) != 0 {
+		t.Errorf("next run: decided %d, degraded %v, rebuild due %v, new %v", again.Decided, again.Degraded, again.RebuildDue, again.RebuildDueNew)
 	}
 
 	// A new policy decides everything again, keeping what was installed.

@@ -61,7 +61,8 @@ func (o *Outcome) Pass() bool {
 // refused connection, a timeout), rather than that it failed verification.
 func Unreachable(err error) bool {
 	var ne net.Error
-	return errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded)
+	var se *SlowError
+	return errors.As(err, &ne) || errors.As(err, &se) || errors.Is(err, context.DeadlineExceeded)
 }
 
 func (g *Gate) now() time.Time {
@@ -72,23 +73,28 @@ func (g *Gate) now() time.Time {
 }
 
 // Decide reads each file and decides about all of them together, from
-// the log. When the log cannot be used (unreachable, or failing
-// verification short of a fork), each file is decided from its offline
-// bundle if there is one, and fails otherwise. Every decision is added to
-// the journal in State-Dir.
+// the log, within Limit. When the log cannot be reached (Unreachable, or
+// too slow to decide within Limit), each file is
+// decided from its offline bundle if there is one, and fails otherwise.
+// When the log answers but fails verification (a bad signature or proof,
+// a malformed answer, a fork), every file fails: offline bundles must not
+// hide a misbehaving log. Every decision is added to the journal in
+// State-Dir, and so is every file refused without one, as Undecided.
 func (g *Gate) Decide(ctx context.Context, files []string) (*Outcome, error) {
 	out := &Outcome{}
 	debs, failures := readDebs(files)
 	out.Failures = failures
 	if len(debs) > 0 {
 		v := &client.Verifier{Policy: g.Policy, Now: g.Now}
-		decisions, err := v.Verify(ctx, debs)
-		var fork *client.ForkError
+		lctx, cancel := withLimit(ctx, g.Policy, len(debs))
+		decisions, err := v.Verify(lctx, debs)
+		err = slow(lctx, err)
+		cancel()
 		switch {
 		case err == nil:
 			out.Decisions = decisions
 			out.Offline = make([]bool, len(decisions))
-		case errors.As(err, &fork):
+		case !Unreachable(err):
 			for _, d := range debs {
 				out.Failures = append(out.Failures, Failure{File: d.Path, Target: d.Target, Err: err})
 			}
@@ -107,11 +113,14 @@ func (g *Gate) Decide(ctx context.Context, files []string) (*Outcome, error) {
 			}
 		}
 	}
-	if len(out.Decisions) > 0 {
+	if len(out.Decisions)+len(out.Failures) > 0 {
 		now := g.now()
-		recs := make([]Record, len(out.Decisions))
+		var recs []Record
 		for i, d := range out.Decisions {
-			recs[i] = RecordOf(d, now, out.Offline[i])
+			recs = append(recs, RecordOf(d, now, out.Offline[i]))
+		}
+		for _, f := range out.Failures {
+			recs = append(recs, Record{Time: now.UTC(), Target: f.Target, File: f.File, Verdict: Undecided, Reason: f.Err.Error()})
 		}
 		if err := OpenJournal(g.Policy.StateDir).Append(recs...); err != nil {
 			return out, err

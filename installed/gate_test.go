@@ -3,6 +3,7 @@ package installed
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/reprolog/reprolog/client"
 	"github.com/reprolog/reprolog/internal/nettest"
+	"github.com/reprolog/reprolog/proofs/prooftest"
 )
 
 func TestGateDecides(t *testing.T) {
@@ -108,17 +110,22 @@ func TestGateUnreachable(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			os.Remove(hello.Path + BundleSuffix)
 			p := w.policy(t, url)
-			start := time.Now()
 			out, err := (&Gate{Policy: p}).Decide(context.Background(), []string{hello.Path})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if took := time.Since(start); took > 10*p.Timeout {
-				t.Errorf("took %s with a %s timeout", took, p.Timeout)
-			}
 			if len(out.Failures) != 1 || !Unreachable(out.Failures[0].Err) || !errors.Is(out.Failures[0].Err, client.ErrLog) ||
 				out.Failures[0].Target.SHA256 != hello.SHA256 || len(out.Decisions) != 0 || out.Pass() {
 				t.Fatalf("no bundle: %+v", out)
+			}
+			// The refusal is journaled, as undecided, with why.
+			recs, _, bad, err := OpenJournal(p.StateDir).Read(0)
+			if err != nil || bad != 0 || len(recs) == 0 {
+				t.Fatalf("journal: %d records, %d bad, %v", len(recs), bad, err)
+			}
+			if r := recs[len(recs)-1]; r.Verdict != Undecided || r.Target != out.Failures[0].Target || r.File != hello.Path ||
+				r.Reason != out.Failures[0].Err.Error() || r.Checkpoint != (CheckpointRef{}) || r.Health() != Unknown {
+				t.Errorf("journal record: %+v", r)
 			}
 
 			// A fresh bundle next to the .deb decides offline.
@@ -152,17 +159,97 @@ func TestGateUnreachable(t *testing.T) {
 	}
 }
 
+// A log that answers, but wrongly, refuses every file, even one with a
+// fresh offline proof at hand: the proof must not hide a misbehaving log.
+func TestGateMisbehavingLog(t *testing.T) {
+	w := newWorld(t)
+	hello := w.deb(t, "hello", "2.10-3", "hello")
+	w.submit(t, "alice", build("hello", "2.10-3", "", hello))
+	w.submit(t, "bob", build("hello", "2.10-3", "", hello))
+	if err := os.WriteFile(hello.Path+BundleSuffix, fetchBundle(t, w.policy(t, w.log.URL), hello), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for name, edit := range map[string]func(path string, body []byte) []byte{
+		"malformed lookup": func(path string, body []byte) []byte {
+			if path == "/lookup" {
+				return []byte("{}")
+			}
+			return nil
+		},
+		"unsigned checkpoint": func(path string, body []byte) []byte {
+			if path == "/checkpoint" {
+				text, _, _ := strings.Cut(string(body), "\n\n")
+				return []byte(text + "\n\n")
+			}
+			return nil
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			p := w.policy(t, tamper(t, w.log.URL, edit))
+			out, err := (&Gate{Policy: p}).Decide(context.Background(), []string{hello.Path})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(out.Decisions) != 0 || len(out.Failures) != 1 || out.Pass() {
+				t.Fatalf("decided from the offline proof: %+v", out)
+			}
+			if f := out.Failures[0]; !errors.Is(f.Err, client.ErrLog) || Unreachable(f.Err) || f.Target.SHA256 != hello.SHA256 {
+				t.Errorf("failure: %+v", f)
+			}
+		})
+	}
+}
+
+// A log that answers every request within the Timeout, but too slowly
+// for the whole decision to finish within its Limit, counts as one that
+// could not be reached.
+func TestGateSlowLog(t *testing.T) {
+	w := newWorld(t)
+	var files []string
+	var records [][]byte
+	for i := range 17 {
+		d := w.deb(t, fmt.Sprintf("pkg%02d", i), "1.0-1", "slow")
+		files = append(files, d.Path)
+		for _, who := range []string{"alice", "bob"} {
+			records = append(records, prooftest.Record(t, w.signers[who], build(d.Name, "1.0-1", "", d)))
+		}
+	}
+	w.submitAll(t, records)
+	// Half the Timeout per lookup and record; the decision needs at least
+	// eight rounds of them one after the other: three rounds of 8 lookups,
+	// then five rounds of 8 records.
+	p := w.policy(t, delayed(t, w.log.URL, time.Second), "Timeout: 2s")
+	out, err := (&Gate{Policy: p}).Decide(context.Background(), files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Decisions) != 0 || len(out.Failures) != len(files) {
+		t.Fatalf("%d decisions, %d failures", len(out.Decisions), len(out.Failures))
+	}
+	var se *SlowError
+	if f := out.Failures[0]; !errors.As(f.Err, &se) || !Unreachable(f.Err) || se.Limit != 3*p.Timeout || se.Packages != 17 {
+		t.Errorf("failure: %v", f.Err)
+	}
+}
+
 func TestGateUnreadableFile(t *testing.T) {
 	w := newWorld(t)
 	p := w.policy(t, w.log.URL)
-	bad := w.dir + "/bad.deb"
-	os.WriteFile(bad, []byte("!<arch>\nnot a deb"), 0o644)
-	out, err := (&Gate{Policy: p}).Decide(context.Background(), []string{bad, w.dir + "/absent.deb"})
+	notDeb := w.dir + "/bad.deb"
+	os.WriteFile(notDeb, []byte("!<arch>\nnot a deb"), 0o644)
+	out, err := (&Gate{Policy: p}).Decide(context.Background(), []string{notDeb, w.dir + "/absent.deb"})
 	if err != nil || len(out.Failures) != 2 || out.Pass() {
 		t.Fatalf("%+v %v", out, err)
 	}
-	if recs, _, _, _ := OpenJournal(p.StateDir).Read(0); len(recs) != 0 {
-		t.Errorf("files that could not be read were journaled: %+v", recs)
+	// Each refusal is journaled, as undecided: the file, and why.
+	recs, _, bad, err := OpenJournal(p.StateDir).Read(0)
+	if err != nil || bad != 0 || len(recs) != 2 {
+		t.Fatalf("journal: %+v, %d bad, %v", recs, bad, err)
+	}
+	for i, r := range recs {
+		if r.Verdict != Undecided || r.Package != "" || r.File != out.Failures[i].File || r.Reason != out.Failures[i].Err.Error() {
+			t.Errorf("journal record %d: %+v", i, r)
+		}
 	}
 }
 

@@ -37,8 +37,8 @@ func touched(ctx context.Context, p *client.Policy, old, cp client.Checkpoint) (
 	}
 	// Reading entries is bounded per request and per entry (every request
 	// by the HTTP client's timeout, the wait for each next entry by the
-	// torchwood client's), not as a whole: a log that grew a lot takes
-	// longer to read, not forever.
+	// torchwood client's), and as a whole only by the check's Limit: a log
+	// that grew a lot takes longer to read, not forever.
 	c, err := torchwood.NewClient(prover, torchwood.WithTimeout(p.Timeout))
 	if err != nil {
 		return nil, err

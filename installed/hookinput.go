@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -65,6 +66,60 @@ func (h *HookInput) Debs() []string {
 		}
 	}
 	return out
+}
+
+// Value returns the last value the configuration gives key, which apt
+// compares without regard to case.
+func (h *HookInput) Value(key string) (string, bool) {
+	var v []string
+	ok := false
+	for k, vs := range h.Config {
+		if strings.EqualFold(k, key) {
+			if ok {
+				return "", false // two spellings: not from apt
+			}
+			v, ok = vs, true
+		}
+	}
+	if !ok || len(v) == 0 {
+		return "", false
+	}
+	return v[len(v)-1], true
+}
+
+// Dir returns the directory or file the configuration names with key, as
+// apt's FindFile and FindDir resolve it: a relative value is relative to
+// its parent's (Dir::Cache::archives within Dir::Cache within Dir), and
+// RootDir, when set, comes first. It returns "" unless that gives an
+// absolute path.
+func (h *HookInput) Dir(key string) string {
+	val, _ := h.Value(key)
+	if val == "" {
+		return ""
+	}
+	for k := key; !filepath.IsAbs(val) && !startsRelative(val); {
+		i := strings.LastIndex(k, "::")
+		if i < 0 {
+			break
+		}
+		k = k[:i]
+		if parent, _ := h.Value(k); parent != "" {
+			val = strings.TrimSuffix(parent, "/") + "/" + val
+		}
+	}
+	if root, _ := h.Value("RootDir"); root != "" {
+		val = root + "/" + val
+	}
+	if !filepath.IsAbs(val) {
+		return ""
+	}
+	return filepath.Clean(val)
+}
+
+// startsRelative reports whether apt takes val relative to where it runs,
+// not to its parent.
+func startsRelative(val string) bool {
+	return strings.HasPrefix(val, "./") || strings.HasPrefix(val, "../") || strings.HasPrefix(val, "~/")
 }
 
 var multiArch = []string{"same", "foreign", "allowed", "none", "no"}

@@ -20,6 +20,12 @@ const journalName = "decisions.jsonl"
 // maxJournalLine bounds one journal line when reading.
 const maxJournalLine = 1 << 20
 
+// Undecided is the verdict the journal records for a file the apt hook
+// refused without a decision: the log could not be reached or failed
+// verification, or the file could not be read (then the record names only
+// the file). Its Reason says why.
+const Undecided client.Verdict = "undecided"
+
 // Record is one decision the apt hook made, as its journal keeps it.
 type Record struct {
 	Time time.Time `json:"time"`
@@ -30,7 +36,7 @@ type Record struct {
 	Evaluated  client.Verdict `json:"evaluated,omitempty"`
 	RebuildDue bool           `json:"rebuild_due,omitempty"`
 	Reason     string         `json:"reason"`
-	Checkpoint CheckpointRef  `json:"checkpoint"`
+	Checkpoint CheckpointRef  `json:"checkpoint,omitzero"` // none when Undecided
 	// Offline is set when the decision came from a proof bundle.
 	Offline bool `json:"offline,omitempty"`
 }
@@ -133,7 +139,7 @@ func (j *Journal) Read(offset int64) (recs []Record, next int64, bad int, err er
 		if len(line) > 0 && line[len(line)-1] == '\n' {
 			next += int64(len(line))
 			var r Record
-			if len(line) > maxJournalLine || json.Unmarshal(line, &r) != nil || r.Package == "" {
+			if len(line) > maxJournalLine || json.Unmarshal(line, &r) != nil || (r.Package == "" && r.File == "") {
 				bad++
 			} else {
 				recs = append(recs, r)

@@ -8,9 +8,11 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/reprolog/reprolog/client"
 	"github.com/reprolog/reprolog/internal/debtest"
@@ -43,11 +45,15 @@ func newWorld(t testing.TB) *world {
 }
 
 // policy writes and loads a policy for the log at url trusting alice, bob
-// and carol (K=2); extra lines go into the log paragraph.
+// and carol (K=2); extra lines go into the log paragraph. Timeout is 1s
+// unless an extra line sets it.
 func (w *world) policy(t testing.TB, url string, extra ...string) *client.Policy {
 	t.Helper()
-	text := "Log-URL: " + url + "\nLog-Key: " + w.log.VKey + "\nState-Dir: state\nTimeout: 1s\n" +
-		strings.Join(extra, "\n") + "\n"
+	text := "Log-URL: " + url + "\nLog-Key: " + w.log.VKey + "\nState-Dir: state\n"
+	if !slices.ContainsFunc(extra, func(l string) bool { return strings.HasPrefix(l, "Timeout:") }) {
+		text += "Timeout: 1s\n"
+	}
+	text += strings.Join(extra, "\n") + "\n"
 	for _, name := range []string{"alice", "bob", "carol"} {
 		text += "\nBuilder: " + name + "\nKey-File: " + name + ".asc\n"
 	}
@@ -72,7 +78,7 @@ func (w *world) deb(t testing.TB, name, version, content string) debtest.Deb {
 func build(source, version, toolchain string, debs ...debtest.Deb) prooftest.Build {
 	b := prooftest.Build{Source: source, Version: version, Toolchain: toolchain}
 	for _, d := range debs {
-		b.Debs = append(b.Debs, prooftest.Deb{Package: d.Name, Arch: "amd64", SHA256: d.SHA256, Size: d.Size})
+		b.Debs = append(b.Debs, prooftest.Deb{Package: d.Name, Arch: d.Arch, SHA256: d.SHA256, Size: d.Size})
 	}
 	return b
 }
@@ -158,7 +164,7 @@ func (c *counter) take() map[string]int {
 func fetchBundle(t testing.TB, p *client.Policy, d debtest.Deb) []byte {
 	t.Helper()
 	bs, err := (&client.Verifier{Policy: p}).Fetch(context.Background(),
-		[]client.Target{{Package: d.Name, Version: d.Version, Arch: "amd64", SHA256: d.SHA256}})
+		[]client.Target{{Package: d.Name, Version: d.Version, Arch: d.Arch, SHA256: d.SHA256}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,4 +177,37 @@ func prooftestDeb(name, sum string) prooftest.Deb {
 
 func recordOf(t testing.TB, w *world, b prooftest.Build) []byte {
 	return prooftest.Record(t, w.signers["mallory"], b)
+}
+
+// tamper serves the log at target, except that edit may replace an answer:
+// it sees each request's path and the log's body, and returns the body to
+// serve with 200 OK, or nil to pass the log's answer on.
+func tamper(t testing.TB, target string, edit func(path string, body []byte) []byte) string {
+	s := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		resp, err := http.Get(target + r.URL.RequestURI())
+		if err != nil {
+			http.Error(rw, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if b := edit(r.URL.Path, body); b != nil {
+			rw.Write(b)
+			return
+		}
+		rw.WriteHeader(resp.StatusCode)
+		rw.Write(body)
+	}))
+	t.Cleanup(s.Close)
+	return s.URL
+}
+
+// delayed serves the log at target, each lookup and record after delay.
+func delayed(t testing.TB, target string, delay time.Duration) string {
+	return tamper(t, target, func(path string, _ []byte) []byte {
+		if path == "/lookup" || strings.HasPrefix(path, "/record/") {
+			time.Sleep(delay)
+		}
+		return nil
+	})
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 
 	"github.com/reprolog/reprolog/client"
@@ -71,7 +72,11 @@ func runAptHook(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintln(stderr, "reprolog:", err)
 		return exitLog
 	}
-	return hookReport(out, *policyFile, stderr)
+	removed, err := installed.Discard(out, h.Dir(installed.ArchivesKey))
+	if err != nil {
+		fmt.Fprintln(stderr, "reprolog: warning:", err)
+	}
+	return hookReport(out, removed, *policyFile, stderr)
 }
 
 // hookInput returns where apt writes the hook's input: the descriptor
@@ -97,8 +102,9 @@ func aptRunDirectory(h *installed.HookInput) string {
 }
 
 // hookReport prints one message per package that may not be installed,
-// nothing when all may, and returns the exit status.
-func hookReport(out *installed.Outcome, policyFile string, stderr io.Writer) int {
+// nothing when all may, and returns the exit status. removed are the
+// refused files taken out of apt's cache.
+func hookReport(out *installed.Outcome, removed []string, policyFile string, stderr io.Writer) int {
 	refused := 0
 	for _, d := range out.Decisions {
 		if d.Verdict.Pass() {
@@ -106,8 +112,12 @@ func hookReport(out *installed.Outcome, policyFile string, stderr io.Writer) int
 		}
 		refused++
 		why, todo := installed.Refusal(d, policyFile)
+		file := d.File
+		if slices.Contains(removed, file) {
+			file += " (removed from apt's cache)"
+		}
 		fmt.Fprintf(stderr, "reprolog: refusing %s %s (%s): %s\n  what to do: %s\n  file: %s\n",
-			d.Target.Package, d.Target.Version, d.Target.Arch, why, todo, d.File)
+			d.Target.Package, d.Target.Version, d.Target.Arch, why, todo, file)
 	}
 	for _, f := range out.Failures {
 		what := f.File
@@ -117,8 +127,11 @@ func hookReport(out *installed.Outcome, policyFile string, stderr io.Writer) int
 		var why, todo string
 		var fork *client.ForkError
 		switch {
-		case errors.As(f.Err, &fork):
+		case errors.As(f.Err, &fork) && fork.Proven:
 			why = "the log showed this machine two different histories: " + f.Err.Error()
+			todo = "report it to the log's operator and keep the evidence; install nothing until it is explained"
+		case errors.As(f.Err, &fork):
+			why = "the log could not prove that its history extends the one this machine saw: " + f.Err.Error()
 			todo = "report it to the log's operator and keep the evidence; install nothing until it is explained"
 		case installed.Unreachable(f.Err):
 			why = "the log could not be reached: " + netCause(f.Err)
@@ -127,7 +140,8 @@ func hookReport(out *installed.Outcome, policyFile string, stderr io.Writer) int
 				policyFile, filepath.Base(f.File)+installed.BundleSuffix)
 		case errors.Is(f.Err, client.ErrLog):
 			why = "the log failed verification: " + f.Err.Error()
-			todo = "report it to the log's operator; install nothing from it until it verifies again"
+			todo = "report it to the log's operator; install nothing from it until it verifies again " +
+				"(offline proofs are not used while the log answers wrongly)"
 		default:
 			why = f.Err.Error()
 			todo = "check that the file is a .deb apt downloaded whole"
@@ -152,8 +166,12 @@ func hookReport(out *installed.Outcome, policyFile string, stderr io.Writer) int
 }
 
 // netCause returns the network error at the root of err, which says what
-// could not be reached and how.
+// could not be reached and how, or that the log answered too slowly.
 func netCause(err error) string {
+	var se *installed.SlowError
+	if errors.As(err, &se) {
+		return se.Error()
+	}
 	var ne net.Error
 	if errors.As(err, &ne) {
 		return ne.Error()

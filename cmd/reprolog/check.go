@@ -44,10 +44,14 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	c := &installed.Checker{Policy: p, Status: *status, Lists: *lists}
 	rep, err := c.Check(ctx)
 	if err != nil {
-		if *hook && installed.Unreachable(err) {
+		switch {
+		case *hook && installed.Unreachable(err):
 			return 0 // offline: the next run will tell
+		case installed.Unreachable(err):
+			fmt.Fprintln(stderr, "reprolog check: the log could not be reached:", netCause(err))
+		default:
+			fmt.Fprintln(stderr, "reprolog check:", err)
 		}
-		fmt.Fprintln(stderr, "reprolog check:", err)
 		if errors.Is(err, client.ErrLog) {
 			return quietly(*hook, exitLog)
 		}
@@ -55,7 +59,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	switch {
 	case *hook:
-		printDegraded(rep, stderr)
+		printHookNotices(rep, stderr)
 		return 0
 	case *asJSON:
 		// Compact: a report of thousands of packages is for tools (jq .
@@ -100,6 +104,13 @@ func printHealth(rep *installed.Report, verbose bool, w io.Writer) {
 			fmt.Fprintf(w, "  %s: %s, now %s: %s\n", r.Key, r.Baseline, r.Health, r.Reason)
 		}
 	}
+	if len(rep.RebuildDue) > 0 {
+		fmt.Fprintf(w, "rebuild due (%d): still reproducible, but rebuilt from newer build inputs into another binary since install:\n",
+			len(rep.RebuildDue))
+		for _, r := range rep.RebuildDue {
+			fmt.Fprintf(w, "  %s: %s\n", r.Key, r.Reason)
+		}
+	}
 	if len(rep.Allowed) > 0 {
 		fmt.Fprintf(w, "allowed by the policy (%d):\n", len(rep.Allowed))
 		for _, r := range rep.Allowed {
@@ -115,14 +126,23 @@ func printHealth(rep *installed.Report, verbose bool, w io.Writer) {
 	}
 }
 
-// printDegraded warns, as apt-listbugs does, only when something degraded.
-func printDegraded(rep *installed.Report, w io.Writer) {
-	if len(rep.Degraded) == 0 {
-		return
+// printHookNotices warns, as apt-listbugs does, only when something
+// degraded (at every run), and notes once each package newly in drift.
+func printHookNotices(rep *installed.Report, w io.Writer) {
+	if len(rep.Degraded) > 0 {
+		fmt.Fprintf(w, "reprolog: warning: %d installed packages are no longer what enough rebuilders reproduced:\n", len(rep.Degraded))
+		for _, r := range rep.Degraded {
+			fmt.Fprintf(w, "  %s: %s, now %s: %s\n", r.Key, r.Baseline, r.Health, r.Reason)
+		}
 	}
-	fmt.Fprintf(w, "reprolog: warning: %d installed packages are no longer what enough rebuilders reproduced:\n", len(rep.Degraded))
-	for _, r := range rep.Degraded {
-		fmt.Fprintf(w, "  %s: %s, now %s: %s\n", r.Key, r.Baseline, r.Health, r.Reason)
+	if len(rep.RebuildDueNew) > 0 {
+		fmt.Fprintf(w, "reprolog: notice: a rebuild is due for %d installed packages (toolchain drift; they are still reproducible):\n",
+			len(rep.RebuildDueNew))
+		for _, r := range rep.RebuildDueNew {
+			fmt.Fprintf(w, "  %s: %s\n", r.Key, r.Reason)
+		}
 	}
-	fmt.Fprintln(w, "reprolog: run \"reprolog check\" for the system's health")
+	if len(rep.Degraded)+len(rep.RebuildDueNew) > 0 {
+		fmt.Fprintln(w, "reprolog: run \"reprolog check\" for the system's health")
+	}
 }

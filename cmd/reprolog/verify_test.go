@@ -16,7 +16,6 @@ import (
 
 	"github.com/reprolog/reprolog/internal/debtest"
 	"github.com/reprolog/reprolog/internal/testbin"
-	"github.com/reprolog/reprolog/internal/testenv"
 	"github.com/reprolog/reprolog/pgp/pgptest"
 	"github.com/reprolog/reprolog/proofs/prooftest"
 )
@@ -32,9 +31,7 @@ type decideEnv struct {
 }
 
 func newDecideEnv(t *testing.T) *decideEnv {
-	if _, err := exec.LookPath("dpkg-deb"); err != nil {
-		testenv.Unavailable(t, "dpkg-deb is not installed (scripts/test-deps.sh installs it)")
-	}
+	debtest.Need(t, "dpkg-deb")
 	e := &decideEnv{t: t, dir: t.TempDir(), bin: testbin.Build(t, "reprolog"), signers: map[string]*pgptest.Signer{}}
 	e.log = testbin.StartServer(t, filepath.Join(e.dir, "log"))
 	for _, name := range []string{"alice", "bob", "carol", "mallory"} {
@@ -59,7 +56,7 @@ func (e *decideEnv) write(name string, data []byte) string {
 func (e *decideEnv) deb(pkg, version, content string) (string, prooftest.Deb) {
 	e.t.Helper()
 	d := debtest.Build(e.t, filepath.Join(e.dir, "debs-"+content), debtest.Package{Name: pkg, Version: version, Content: content})
-	return d.Path, prooftest.Deb{Package: pkg, Arch: "amd64", SHA256: d.SHA256, Size: d.Size}
+	return d.Path, prooftest.Deb{Package: pkg, Arch: d.Arch, SHA256: d.SHA256, Size: d.Size}
 }
 
 // submit has a rebuilder sign a buildinfo listing debs and submits it

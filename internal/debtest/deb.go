@@ -11,19 +11,37 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/reprolog/reprolog/internal/testenv"
 )
 
 // Need skips the test when one of the named tools is not installed
-// (scripts/test-deps.sh installs them).
+// (scripts/test-deps.sh installs them), or fails it when the environment
+// sets REPROLOG_STRICT=1, as scripts/test does: there, a missing tool is an
+// error, not a reason to test less.
 func Need(t testing.TB, tools ...string) {
 	t.Helper()
 	for _, tool := range tools {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed (scripts/test-deps.sh installs it)", tool)
+			testenv.Unavailable(t, "%s is not installed (scripts/test-deps.sh installs it)", tool)
 		}
 	}
 }
+
+// Arch returns the host's Debian architecture, as dpkg --print-architecture
+// gives it: the one apt installs packages of without further
+// configuration. It is amd64 when dpkg is not installed.
+func Arch() string { return hostArch() }
+
+var hostArch = sync.OnceValue(func() string {
+	out, err := exec.Command("dpkg", "--print-architecture").Output()
+	if a := strings.TrimSpace(string(out)); err == nil && a != "" {
+		return a
+	}
+	return "amd64"
+})
 
 // Package describes a binary package to build. Content goes into
 // /usr/share/doc/NAME/README: two packages that differ only in Content
@@ -31,7 +49,7 @@ func Need(t testing.TB, tools ...string) {
 type Package struct {
 	Name    string
 	Version string // with its epoch, if any
-	Arch    string // amd64 when empty
+	Arch    string // the host's (Arch) when empty
 	Content string
 }
 
@@ -55,15 +73,17 @@ func (p Package) FileName() string {
 
 func (p Package) arch() string {
 	if p.Arch == "" {
-		return "amd64"
+		return Arch()
 	}
 	return p.Arch
 }
 
 // Build makes the .deb for p with dpkg-deb in dir, under p.FileName().
+// The Deb it returns names its architecture.
 func Build(t testing.TB, dir string, p Package) Deb {
 	t.Helper()
 	Need(t, "dpkg-deb")
+	p.Arch = p.arch()
 	tree, err := os.MkdirTemp(t.TempDir(), "tree-")
 	if err != nil {
 		t.Fatal(err)

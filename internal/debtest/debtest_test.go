@@ -1,7 +1,10 @@
 package debtest
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -10,7 +13,7 @@ func TestInstallFromRepo(t *testing.T) {
 	repo := NewRepo(t)
 	d := repo.Add(t, Package{Name: "hello", Version: "1:2.10-3", Content: "hello"})
 	repo.Index(t)
-	if d.FileName() != "hello_2.10-3_amd64.deb" || len(d.SHA256) != 64 || d.Size == 0 {
+	if d.FileName() != "hello_2.10-3_"+Arch()+".deb" || d.Arch != Arch() || len(d.SHA256) != 64 || d.Size == 0 {
 		t.Fatalf("built %+v", d)
 	}
 	r := NewRoot(t, repo)
@@ -30,5 +33,64 @@ func TestInstallFromRepo(t *testing.T) {
 	}
 	if out, code := r.AptGet(t, "install", "absent"); code == 0 {
 		t.Fatalf("installing a package the repository lacks succeeded:\n%s", out)
+	}
+}
+
+// recorder is a test that records how Need ends it. Like a real test's,
+// its Skipf and Fatalf stop the goroutine that calls them.
+type recorder struct {
+	testing.TB
+	skipped, failed string
+}
+
+func (r *recorder) Helper() {}
+func (r *recorder) Skipf(format string, a ...any) {
+	r.skipped = fmt.Sprintf(format, a...)
+	runtime.Goexit()
+}
+func (r *recorder) Fatalf(format string, a ...any) {
+	r.failed = fmt.Sprintf(format, a...)
+	runtime.Goexit()
+}
+
+// need runs Need in a goroutine of its own, as a test runs.
+func (r *recorder) need(tools ...string) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		Need(r, tools...)
+	}()
+	<-done
+}
+
+func TestNeed(t *testing.T) {
+	for _, c := range []struct {
+		strict, tool string
+		skips, fails bool
+	}{
+		{"", "sh", false, false},
+		{"1", "sh", false, false},
+		{"", "reprolog-no-such-tool", true, false},
+		{"0", "reprolog-no-such-tool", true, false},
+		{"1", "reprolog-no-such-tool", false, true},
+	} {
+		t.Setenv("REPROLOG_STRICT", c.strict)
+		r := &recorder{TB: t}
+		r.need(c.tool)
+		if (r.skipped != "") != c.skips || (r.failed != "") != c.fails ||
+			(r.failed != "" && !strings.Contains(r.failed, "REPROLOG_STRICT=1")) {
+			t.Errorf("REPROLOG_STRICT=%q, %s: skipped %q, failed %q", c.strict, c.tool, r.skipped, r.failed)
+		}
+	}
+}
+
+func TestArch(t *testing.T) {
+	Need(t, "dpkg")
+	out, err := exec.Command("dpkg", "--print-architecture").Output()
+	if err != nil || Arch() != strings.TrimSpace(string(out)) {
+		t.Errorf("Arch() = %q; dpkg says %q (%v)", Arch(), out, err)
+	}
+	if p := (Package{Name: "x", Version: "1:1.0-1", Arch: "all"}); p.FileName() != "x_1.0-1_all.deb" {
+		t.Errorf("FileName() = %q", p.FileName())
 	}
 }

@@ -27,7 +27,9 @@ type Config struct {
 	StateDir string
 	// Quorum, when set, checks every checkpoint before it is used, for
 	// example that witnesses cosigned it (witness.Policy.Verify). A
-	// checkpoint it refuses is not used until a later one passes.
+	// checkpoint it refuses is not used until a later one passes. It only
+	// decides whether the audit moves on: a checkpoint signed by the log
+	// that is inconsistent with the one held is a finding either way.
 	Quorum func(signedCheckpoint []byte) error
 	// Deliver receives each finding once it is recorded, in order. Until
 	// Deliver returns nil for a finding, it is delivered again, from the

@@ -4,8 +4,9 @@
 // breaks its promises.
 //
 // An Auditor reads the log as any tlog-tiles client does. For every new
-// checkpoint it checks the log's signature (and, optionally, a witness
-// quorum) and that the tree is consistent with the last one it verified;
+// checkpoint it checks the log's signature and that the tree is consistent
+// with the last one it verified (an inconsistency the log signed is a
+// finding), then, optionally, a witness quorum before it moves on to it;
 // it reads every entry through torchwood's Client, which authenticates the
 // tiles against the checkpoint; it checks that each entry is a statement,
 // fetches the record the statement names, checks its hash, its signature

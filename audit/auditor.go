@@ -41,6 +41,13 @@ type Config struct {
 	// batch are looked up in the log, to check that its answers name every
 	// entry the auditor saw; 0 disables the check.
 	LookupSample int
+	// LookupRecheck is how many of the packages and sources named by
+	// earlier entries are looked up again with each batch, to find an
+	// entry the log's index drops later; 0 disables it.
+	LookupRecheck int
+	// Attempts is how many Syncs a lookup the log does not answer is
+	// asked in before it is a finding (default 5).
+	Attempts int
 	// BatchSize is how many entries are committed together (default 1024).
 	BatchSize int
 	// Workers is how many records are fetched and checked at once
@@ -64,6 +71,8 @@ type Auditor struct {
 	st       *state
 	keys     keys
 	log      *slog.Logger
+	// lookupDown is set, for the rest of a Sync, once a lookup failed.
+	lookupDown bool
 }
 
 // Open opens the state in cfg.StateDir, creating it on first use. A state
@@ -79,6 +88,9 @@ func Open(ctx context.Context, cfg Config) (*Auditor, error) {
 	}
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 1024
+	}
+	if cfg.Attempts <= 0 {
+		cfg.Attempts = 5
 	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = 16
@@ -168,6 +180,7 @@ func (p Progress) Remaining() time.Duration {
 // state unwritable, Deliver failing), and a later Sync resumes.
 func (a *Auditor) Sync(ctx context.Context) (*Result, error) {
 	res := &Result{Findings: map[Kind]int{}}
+	a.lookupDown = false
 	if err := a.deliver(ctx, res); err != nil {
 		return res, err
 	}
@@ -196,6 +209,9 @@ func (a *Auditor) Sync(ctx context.Context) (*Result, error) {
 		}
 	}
 	if err := a.follow(ctx, v.tree, v.signed, held.Next, res); err != nil {
+		return res, err
+	}
+	if err := a.recheck(ctx, v.signed, res); err != nil {
 		return res, err
 	}
 	return res, verr

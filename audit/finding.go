@@ -41,6 +41,8 @@ const (
 	ProblemKeyMissing             = "key-missing"             // the log does not serve the builder's key
 	ProblemKeyInvalid             = "key-invalid"             // the key served is not a valid key with that fingerprint
 	ProblemLookupOmission         = "lookup-omission"         // a lookup answer leaves out entries naming the package
+	ProblemLookupStale            = "lookup-stale"            // a lookup answer for fewer entries than asked, or none after Config.Attempts Syncs
+	ProblemLookupInvalid          = "lookup-invalid"          // a lookup answer that is not one
 )
 
 // A Finding is something the auditor found, with the evidence that lets

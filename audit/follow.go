@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -94,6 +95,19 @@ func (a *Auditor) process(ctx context.Context, batch []raw, signed []byte, res *
 	if err != nil {
 		return err
 	}
+	end := batch[len(batch)-1].idx + 1
+	var valid []*statement.Statement
+	for _, st := range sts {
+		if st != nil {
+			valid = append(valid, st)
+		}
+	}
+	// The lookups are made before the transaction, and compared in it
+	// with what the batch teaches.
+	lookups, err := a.lookups(ctx, valid, batch[0].idx, end)
+	if err != nil {
+		return err
+	}
 	tx, err := a.st.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -104,10 +118,7 @@ func (a *Auditor) process(ctx context.Context, batch []raw, signed []byte, res *
 		return err
 	}
 	defer q.close()
-	var (
-		found []keyed
-		valid []*statement.Statement
-	)
+	var found []keyed
 	for i, r := range batch {
 		st, c := sts[i], checks[i]
 		if st == nil {
@@ -118,7 +129,6 @@ func (a *Auditor) process(ctx context.Context, batch []raw, signed []byte, res *
 			found = append(found, entryProblem(r.idx, nil, check{ProblemBadEntry, perr.Error()}, r.data))
 			continue
 		}
-		valid = append(valid, st)
 		fs, err := learn(ctx, q, r.idx, st, c.status)
 		if err != nil {
 			return err
@@ -133,15 +143,12 @@ func (a *Auditor) process(ctx context.Context, batch []raw, signed []byte, res *
 			found = append(found, entryProblem(r.idx, st, c, nil))
 		}
 	}
-	end := batch[len(batch)-1].idx + 1
-	if a.cfg.LookupSample > 0 {
-		for _, k := range sample(lookupKeys(valid), a.cfg.LookupSample, batch[0].idx) {
-			fs, err := a.checkLookup(ctx, tx, k, end)
-			if err != nil {
-				return err
-			}
-			found = append(found, fs...)
+	for _, q := range lookups {
+		fs, err := a.judge(ctx, tx, q)
+		if err != nil {
+			return err
 		}
+		found = append(found, fs...)
 	}
 	for _, k := range found {
 		if err := addFinding(ctx, tx, k.key, a.complete(k.f, signed)); err != nil {
@@ -160,6 +167,22 @@ func (a *Auditor) process(ctx context.Context, batch []raw, signed []byte, res *
 	}
 	res.Processed += int64(len(batch))
 	return a.deliver(ctx, res)
+}
+
+// lookups looks up in the log, as of end, a sample of the packages and
+// sources the batch names and of those named before it.
+func (a *Auditor) lookups(ctx context.Context, sts []*statement.Statement, first, end int64) ([]asked, error) {
+	keys := sample(lookupKeys(sts), a.cfg.LookupSample, first)
+	older, err := a.olderKeys(ctx, a.cfg.LookupRecheck, first)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range older {
+		if !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	return a.ask(ctx, keys, func(lookupKey) int64 { return end })
 }
 
 // entryProblem is the finding about an entry the log got wrong.

@@ -24,7 +24,7 @@ const (
 // auditor verified and how many entries it has processed; entries,
 // binaries and sources what it learned from them; findings everything it
 // found, numbered in order, with the number of the last one delivered in
-// meta.
+// meta; pending_lookups the lookups the log did not answer yet.
 var schema = []string{
 	`CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)`,
 	`CREATE TABLE IF NOT EXISTS head (id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL, hash BLOB NOT NULL, signed BLOB NOT NULL, next INTEGER NOT NULL)`,
@@ -35,6 +35,7 @@ var schema = []string{
 	`CREATE TABLE IF NOT EXISTS sources (source TEXT NOT NULL, source_version TEXT NOT NULL, version TEXT NOT NULL, dsc TEXT NOT NULL, idx INTEGER NOT NULL, verified INTEGER NOT NULL)`,
 	`CREATE INDEX IF NOT EXISTS sources_version ON sources (source, source_version, dsc)`,
 	`CREATE INDEX IF NOT EXISTS sources_binnmu ON sources (source, version)`,
+	`CREATE TABLE IF NOT EXISTS pending_lookups (source INTEGER NOT NULL, name TEXT NOT NULL, version TEXT NOT NULL, arch TEXT NOT NULL, size INTEGER NOT NULL, attempts INTEGER NOT NULL, error TEXT NOT NULL, PRIMARY KEY (source, name, version, arch))`,
 	`CREATE TABLE IF NOT EXISTS findings (id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, body BLOB NOT NULL)`,
 }
 

@@ -45,6 +45,8 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	policyFile := fs.String("witness-policy", "", "C2SP tlog-policy file: use only checkpoints cosigned by its quorum")
 	execCmd := fs.String("exec", "", "shell command run for each finding, with the finding's JSON on stdin")
 	sample := fs.Int("lookup-sample", 8, "packages and sources per batch looked up to check the log's index (0: none)")
+	recheck := fs.Int("lookup-recheck", 4, "packages and sources of earlier entries looked up again per batch (0: none)")
+	attempts := fs.Int("attempts", 5, "syncs a lookup the log does not answer is asked in before it is a finding")
 	batch := fs.Int("batch", 1024, "entries committed together")
 	quiet := fs.Bool("quiet", false, "print only findings and errors on stderr")
 	fs.Usage = func() {
@@ -56,7 +58,7 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if *logURL == "" || *logKey == "" || *stateDir == "" || fs.NArg() != 0 || *interval <= 0 || *sample < 0 {
+	if *logURL == "" || *logKey == "" || *stateDir == "" || fs.NArg() != 0 || *interval <= 0 || *sample < 0 || *recheck < 0 || *attempts <= 0 {
 		fs.Usage()
 		return 2
 	}
@@ -74,9 +76,10 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	out := &findingWriter{stdout: stdout, stderr: stderr, exec: *execCmd, ctx: ctx}
 	cfg := audit.Config{
-		Log: *logURL, LogKey: vkey, StateDir: *stateDir, LookupSample: *sample, BatchSize: *batch,
-		Deliver: out.deliver,
-		Logger:  slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+		Log: *logURL, LogKey: vkey, StateDir: *stateDir, LookupSample: *sample, LookupRecheck: *recheck, Attempts: *attempts,
+		BatchSize: *batch,
+		Deliver:   out.deliver,
+		Logger:    slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
 	}
 	if *policyFile != "" {
 		if cfg.Quorum, err = quorum(*policyFile, vkey); err != nil {

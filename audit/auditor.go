@@ -45,8 +45,10 @@ type Config struct {
 	// earlier entries are looked up again with each batch, to find an
 	// entry the log's index drops later; 0 disables it.
 	LookupRecheck int
-	// Attempts is how many Syncs a lookup the log does not answer is
-	// asked in before it is a finding (default 5).
+	// Attempts is how many Syncs a record or a builder's key the log
+	// answers with a server error (5xx), or a lookup it does not answer,
+	// is tried in before it is a finding (default 5). Until then a record
+	// holds the audit up (the Sync fails); a lookup does not.
 	Attempts int
 	// BatchSize is how many entries are committed together (default 1024).
 	BatchSize int

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -200,6 +201,7 @@ func entryProblem(idx int64, st *statement.Statement, c check, data []byte) keye
 // cfg.Workers at a time.
 func (a *Auditor) checkAll(ctx context.Context, sts []*statement.Statement) ([]check, error) {
 	checks := make([]check, len(sts))
+	failed := make([]error, len(sts)) // the log answered with a server error
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	next := make(chan int)
@@ -208,6 +210,10 @@ func (a *Auditor) checkAll(ctx context.Context, sts []*statement.Statement) ([]c
 		wg.Go(func() {
 			for i := range next {
 				c, err := a.checkRecord(ctx, sts[i])
+				if _, ok := serverFailed(err); ok && ctx.Err() == nil {
+					failed[i] = err
+					continue
+				}
 				if err != nil {
 					cancel(fmt.Errorf("audit: entry with record %s: %w", sts[i].Record, err))
 					continue
@@ -232,5 +238,39 @@ feed:
 	if err := context.Cause(ctx); err != nil {
 		return nil, err
 	}
-	return checks, nil
+	return checks, a.serverFailures(ctx, checks, failed)
+}
+
+// serverFailures counts a Sync in which the log answered a record or a key
+// with a server error. Once it has in cfg.Attempts Syncs, the entry's
+// check says the record (or key) is missing, with the status; before, the
+// batch fails, to be tried again at the next Sync.
+func (a *Auditor) serverFailures(ctx context.Context, checks []check, failed []error) error {
+	errs := map[string]error{}
+	for _, err := range failed {
+		if path, ok := serverFailed(err); ok {
+			errs[path] = err
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	n, err := a.st.countFailures(ctx, errs)
+	if err != nil {
+		return err
+	}
+	var again error
+	for i, err := range failed {
+		path, ok := serverFailed(err)
+		switch {
+		case !ok:
+		case n[path] < a.cfg.Attempts:
+			again = fmt.Errorf("audit: %w (attempt %d of %d, tried again at the next sync)", err, n[path], a.cfg.Attempts)
+		case strings.HasPrefix(path, "/keys/"):
+			checks[i] = check{ProblemKeyMissing, fmt.Sprintf("%v, in %d syncs", err, n[path])}
+		default:
+			checks[i] = check{ProblemRecordMissing, fmt.Sprintf("%v, in %d syncs", err, n[path])}
+		}
+	}
+	return again
 }

@@ -46,7 +46,7 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	execCmd := fs.String("exec", "", "shell command run for each finding, with the finding's JSON on stdin")
 	sample := fs.Int("lookup-sample", 8, "packages and sources per batch looked up to check the log's index (0: none)")
 	recheck := fs.Int("lookup-recheck", 4, "packages and sources of earlier entries looked up again per batch (0: none)")
-	attempts := fs.Int("attempts", 5, "syncs a lookup the log does not answer is asked in before it is a finding")
+	attempts := fs.Int("attempts", 5, "syncs in which the log answers a record or key with a server error, or no lookup answer, before that is a finding")
 	batch := fs.Int("batch", 1024, "entries committed together")
 	quiet := fs.Bool("quiet", false, "print only findings and errors on stderr")
 	fs.Usage = func() {

@@ -33,7 +33,9 @@ type Config struct {
 	Quorum func(signedCheckpoint []byte) error
 	// Deliver receives each finding once it is recorded, in order. Until
 	// Deliver returns nil for a finding, it is delivered again, from the
-	// next Sync on (and after a restart).
+	// next Sync on (and after a restart), and the audit waits: it is for
+	// what must not fall behind (printing the finding). A consumer that
+	// may fail for a while without holding the audit up is a Notifier.
 	Deliver func(Finding) error
 	// Progress is called after each batch of entries.
 	Progress func(Progress)
@@ -63,7 +65,8 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Auditor follows one log. It is not safe for concurrent use.
+// Auditor follows one log. It is not safe for concurrent use, but for
+// the Run of its Notifiers next to Sync.
 type Auditor struct {
 	cfg      Config
 	verifier note.Verifier
@@ -75,6 +78,7 @@ type Auditor struct {
 	log      *slog.Logger
 	// lookupDown is set, for the rest of a Sync, once a lookup failed.
 	lookupDown bool
+	notifiers  []*Notifier
 }
 
 // Open opens the state in cfg.StateDir, creating it on first use. A state
@@ -269,6 +273,7 @@ func (a *Auditor) deliver(ctx context.Context, res *Result) error {
 		if err := a.st.setDelivered(context.WithoutCancel(ctx), f.ID); err != nil {
 			return err
 		}
+		a.notify()
 		res.Findings[f.Kind]++
 	}
 	return nil

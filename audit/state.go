@@ -222,8 +222,13 @@ func (s *state) delivered(ctx context.Context) (int64, error) {
 }
 
 func (s *state) setDelivered(ctx context.Context, id int64) error {
+	return s.setMeta(ctx, deliveredKey, id)
+}
+
+// setMeta records a number in meta.
+func (s *state) setMeta(ctx context.Context, name string, v int64) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO meta (name, value) VALUES (?, ?)
-		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, deliveredKey, strconv.FormatInt(id, 10))
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, strconv.FormatInt(v, 10))
 	return err
 }
 

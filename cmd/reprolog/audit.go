@@ -52,6 +52,7 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	attempts := fs.Int("attempts", 5, "syncs in which the log answers a record or key with a server error, or no lookup answer, before that is a finding")
 	batch := fs.Int("batch", 1024, "entries committed together")
 	quiet := fs.Bool("quiet", false, "print only findings and errors on stderr")
+	progressEvery := fs.Duration("progress-every", 0, "how often to print progress while catching up (default 1s on a terminal, else 10s)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: reprolog audit --log URL --log-key VKEY --state DIR [--once] [flags]")
 		fmt.Fprintln(stderr, "       reprolog audit report --state DIR [--json]")
@@ -61,7 +62,7 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if *logURL == "" || *logKey == "" || *stateDir == "" || fs.NArg() != 0 || *interval <= 0 || *sample < 0 || *recheck < 0 || *attempts <= 0 || *execBackoff <= 0 {
+	if *logURL == "" || *logKey == "" || *stateDir == "" || fs.NArg() != 0 || *interval <= 0 || *sample < 0 || *recheck < 0 || *attempts <= 0 || *execBackoff <= 0 || *progressEvery < 0 {
 		fs.Usage()
 		return 2
 	}
@@ -90,7 +91,11 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 	}
 	if !*quiet {
-		cfg.Progress = newProgress(stderr).update
+		p := newProgress(stderr)
+		if *progressEvery > 0 {
+			p.every = *progressEvery
+		}
+		cfg.Progress = p.update
 	}
 	a, err := audit.Open(ctx, cfg)
 	if err != nil {
@@ -270,19 +275,20 @@ func summary(w io.Writer, res *audit.Result, took time.Duration) {
 type progress struct {
 	w        io.Writer
 	terminal bool
+	every    time.Duration
 	mu       sync.Mutex
 	last     time.Time
 }
 
 func newProgress(w io.Writer) *progress {
-	p := &progress{w: w, last: time.Now()}
+	p := &progress{w: w, last: time.Now(), every: 10 * time.Second}
 	f, ok := w.(*os.File)
 	if lw, locked := w.(*lockedWriter); locked {
 		f, ok = lw.w.(*os.File)
 	}
 	if ok {
 		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			p.terminal = true
+			p.terminal, p.every = true, time.Second
 		}
 	}
 	return p
@@ -291,12 +297,8 @@ func newProgress(w io.Writer) *progress {
 func (p *progress) update(pr audit.Progress) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	every := 10 * time.Second
-	if p.terminal {
-		every = time.Second
-	}
 	done := pr.Position >= pr.TreeSize
-	if time.Since(p.last) < every && !(done && p.terminal) {
+	if time.Since(p.last) < p.every && !(done && p.terminal) {
 		return
 	}
 	p.last = time.Now()

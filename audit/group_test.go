@@ -1,8 +1,10 @@
 package audit_test
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"slices"
 	"strings"
 	"testing"
 
@@ -74,4 +76,54 @@ func TestGroupedFinding(t *testing.T) {
 		}
 	}
 	checkEvidence(t, l.log, f)
+}
+
+// A binNMU (Binary-Only-Changes, version 1.0.16-3+b1): the log's index
+// names it by the source's version and by the binNMU version, and the
+// auditor checks both lookups against what it saw.
+func TestBinNMU(t *testing.T) {
+	l := startSmall(t)
+	text := courier(t)
+	a := l.add(t, l.b["A"].ClearSign(t, text))
+	b := l.add(t, l.b["B"].ClearSign(t, text))
+	var c collector
+	dir := t.TempDir()
+	sync1(t, openAuditor(t, l.log.URL, l.log.VKey, dir, &c))
+	if len(c.all()) != 0 {
+		t.Fatalf("two agreeing builds of a binNMU: %+v", c.all())
+	}
+	r, err := audit.ReadReport(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(r.Packages, func(p audit.PackageStatus) bool { return p.Package == "courier-imap" })
+	if i < 0 || r.Packages[i].Version != "5.0.13+1.0.16-3+b1" || r.Packages[i].Status != audit.StatusReproduced {
+		t.Errorf("report: %+v", r.Packages)
+	}
+
+	// The log's index loses entry a under the binNMU version, and entry b
+	// under the source's version.
+	db := logDB(t, l.log)
+	for _, drop := range []struct {
+		version string
+		idx     uint64
+	}{{"1.0.16-3+b1", a}, {"1.0.16-3", b}} {
+		if _, err := db.Exec(`DELETE FROM sources WHERE source = 'courier' AND version = ? AND idx = ?`, drop.version, drop.idx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c = collector{}
+	sync1(t, openAuditor(t, l.log.URL, l.log.VKey, t.TempDir(), &c))
+	got := map[string][]int64{}
+	for _, f := range c.all() {
+		if f.Problem != audit.ProblemLookupOmission || f.Source != "courier" {
+			t.Errorf("finding %+v", f)
+			continue
+		}
+		got[f.SourceVersion] = f.Lookup.Omitted
+		checkEvidence(t, l.log, f)
+	}
+	if len(got) != 2 || !slices.Equal(got["1.0.16-3+b1"], []int64{int64(a)}) || !slices.Equal(got["1.0.16-3"], []int64{int64(b)}) {
+		t.Errorf("omissions: %v", got)
+	}
 }

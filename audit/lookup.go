@@ -70,9 +70,15 @@ func lookupKeys(sts []*statement.Statement) []lookupKey {
 	return keys
 }
 
-// sourceKeys are the lookups of a source version.
+// sourceKeys are the lookups of a source version: by the source's own
+// version, and by the binNMU version (1.0-1+b1) when there is one, which
+// the log's index names too.
 func sourceKeys(source, sourceVersion, version string) []lookupKey {
-	return []lookupKey{{source: true, name: source, version: sourceVersion}}
+	keys := []lookupKey{{source: true, name: source, version: sourceVersion}}
+	if version != sourceVersion {
+		keys = append(keys, lookupKey{source: true, name: source, version: version})
+	}
+	return keys
 }
 
 // compareKeys orders keys, to sort them before slices.Compact.

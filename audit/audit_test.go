@@ -3,6 +3,7 @@ package audit_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -92,28 +93,41 @@ func TestConflicts(t *testing.T) {
 		t.Errorf("source-changed for %q, want %q", sources, want)
 	}
 
-	// Drift: every binary whose hash differs between the two builds of a
-	// pair, and only those.
-	var wantDrift, gotDrift []string
+	// Drift: one finding per pair that has any, listing every binary whose
+	// hash differs between the two builds, and only those.
+	wantDrift, gotDrift := map[string][]string{}, map[string][]string{}
 	for _, p := range pairs {
 		a, b := parseBuildinfo(t, p.a), parseBuildinfo(t, p.b)
 		for _, fa := range a.Files {
 			for _, fb := range b.Files {
 				if fa.IsBinary() && fa.Name == fb.Name && fa.SHA256 != fb.SHA256 {
-					wantDrift = append(wantDrift, fa.Package+" "+fa.Arch)
+					wantDrift[p.source] = append(wantDrift[p.source], fa.Package+" "+fa.Arch)
 				}
 			}
 		}
 	}
 	for _, f := range c.ofKind(audit.Drift) {
-		gotDrift = append(gotDrift, f.Package+" "+f.Arch)
-		if len(f.Entries) != 2 || f.Entries[0].Inputs == f.Entries[1].Inputs || f.Entries[0].SHA256 == f.Entries[1].SHA256 {
-			t.Errorf("drift %s: evidence %+v", f.Package, f.Entries)
+		idx := s.pairIdx[f.Source]
+		if len(f.Entries) != 2 || f.Entries[0].Index != int64(idx[1]) || f.Entries[1].Index != int64(idx[0]) ||
+			f.Entries[0].Inputs == f.Entries[1].Inputs || gotDrift[f.Source] != nil {
+			t.Errorf("drift %s: evidence %+v", f.Source, f.Entries)
+		}
+		for _, b := range f.Binaries {
+			gotDrift[f.Source] = append(gotDrift[f.Source], b.Package+" "+b.Arch)
+			if len(b.Hashes) != 2 || b.Hashes[0].SHA256 == b.Hashes[1].SHA256 {
+				t.Errorf("drift %s: hashes %+v", b.Package, b.Hashes)
+			}
+		}
+		if (len(f.Binaries) == 1) != (f.Package != "") {
+			t.Errorf("drift %s: package %q for %d binaries", f.Source, f.Package, len(f.Binaries))
 		}
 	}
-	slices.Sort(wantDrift)
-	slices.Sort(gotDrift)
-	if len(wantDrift) < 2 || !slices.Equal(gotDrift, wantDrift) {
+	for _, d := range []map[string][]string{wantDrift, gotDrift} {
+		for _, names := range d {
+			slices.Sort(names)
+		}
+	}
+	if len(wantDrift["cowsql"]) != 3 || fmt.Sprint(gotDrift) != fmt.Sprint(wantDrift) {
 		t.Errorf("drift for %q, want %q", gotDrift, wantDrift)
 	}
 
@@ -212,6 +226,15 @@ func checkEvidence(t *testing.T, l *logtest.Log, f audit.Finding) {
 		}
 		if e.SHA256 != "" && !strings.Contains(e.Statement, " "+e.SHA256+" ") {
 			t.Errorf("finding %d: entry %d does not list %s", f.ID, e.Index, e.SHA256)
+		}
+	}
+	for _, b := range f.Binaries {
+		for _, h := range b.Hashes {
+			i := slices.IndexFunc(f.Entries, func(e audit.Entry) bool { return e.Index == h.Index })
+			line := fmt.Sprintf("\nbinary %s %s %s %s ", b.Package, b.Version, b.Arch, h.SHA256)
+			if i < 0 || !strings.Contains(f.Entries[i].Statement, line) {
+				t.Errorf("finding %d: entry %d does not list %s as %s", f.ID, h.Index, b.Package, h.SHA256)
+			}
 		}
 	}
 }

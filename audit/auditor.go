@@ -27,11 +27,15 @@ type Config struct {
 	StateDir string
 	// Quorum, when set, checks every checkpoint before it is used, for
 	// example that witnesses cosigned it (witness.Policy.Verify). A
-	// checkpoint it refuses is not used until a later one passes.
+	// checkpoint it refuses is not used until a later one passes. It only
+	// decides whether the audit moves on: a checkpoint signed by the log
+	// that is inconsistent with the one held is a finding either way.
 	Quorum func(signedCheckpoint []byte) error
 	// Deliver receives each finding once it is recorded, in order. Until
 	// Deliver returns nil for a finding, it is delivered again, from the
-	// next Sync on (and after a restart).
+	// next Sync on (and after a restart), and the audit waits: it is for
+	// what must not fall behind (printing the finding). A consumer that
+	// may fail for a while without holding the audit up is a Notifier.
 	Deliver func(Finding) error
 	// Progress is called after each batch of entries.
 	Progress func(Progress)
@@ -39,6 +43,15 @@ type Config struct {
 	// batch are looked up in the log, to check that its answers name every
 	// entry the auditor saw; 0 disables the check.
 	LookupSample int
+	// LookupRecheck is how many of the packages and sources named by
+	// earlier entries are looked up again with each batch, to find an
+	// entry the log's index drops later; 0 disables it.
+	LookupRecheck int
+	// Attempts is how many Syncs a record or a builder's key the log
+	// answers with a server error (5xx), or a lookup it does not answer,
+	// is tried in before it is a finding (default 5). Until then a record
+	// holds the audit up (the Sync fails); a lookup does not.
+	Attempts int
 	// BatchSize is how many entries are committed together (default 1024).
 	BatchSize int
 	// Workers is how many records are fetched and checked at once
@@ -52,7 +65,8 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Auditor follows one log. It is not safe for concurrent use.
+// Auditor follows one log. It is not safe for concurrent use, but for
+// the Run of its Notifiers next to Sync.
 type Auditor struct {
 	cfg      Config
 	verifier note.Verifier
@@ -62,6 +76,9 @@ type Auditor struct {
 	st       *state
 	keys     keys
 	log      *slog.Logger
+	// lookupDown is set, for the rest of a Sync, once a lookup failed.
+	lookupDown bool
+	notifiers  []*Notifier
 }
 
 // Open opens the state in cfg.StateDir, creating it on first use. A state
@@ -77,6 +94,9 @@ func Open(ctx context.Context, cfg Config) (*Auditor, error) {
 	}
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 1024
+	}
+	if cfg.Attempts <= 0 {
+		cfg.Attempts = 5
 	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = 16
@@ -166,6 +186,7 @@ func (p Progress) Remaining() time.Duration {
 // state unwritable, Deliver failing), and a later Sync resumes.
 func (a *Auditor) Sync(ctx context.Context) (*Result, error) {
 	res := &Result{Findings: map[Kind]int{}}
+	a.lookupDown = false
 	if err := a.deliver(ctx, res); err != nil {
 		return res, err
 	}
@@ -194,6 +215,9 @@ func (a *Auditor) Sync(ctx context.Context) (*Result, error) {
 		}
 	}
 	if err := a.follow(ctx, v.tree, v.signed, held.Next, res); err != nil {
+		return res, err
+	}
+	if err := a.recheck(ctx, v.signed, res); err != nil {
 		return res, err
 	}
 	return res, verr
@@ -249,6 +273,7 @@ func (a *Auditor) deliver(ctx context.Context, res *Result) error {
 		if err := a.st.setDelivered(context.WithoutCancel(ctx), f.ID); err != nil {
 			return err
 		}
+		a.notify()
 		res.Findings[f.Kind]++
 	}
 	return nil

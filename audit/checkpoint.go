@@ -97,15 +97,12 @@ func (a *Auditor) verifyCheckpoint(ctx context.Context, held head, haveHead bool
 	if err != nil {
 		return misbehaviour(ProblemCheckpointSignature, err.Error(), nil), nil
 	}
-	if a.cfg.Quorum != nil {
-		if err := a.cfg.Quorum(signed); err != nil {
-			a.log.Warn("checkpoint not used yet", "size", tree.N, "error", err)
-			v := stay
-			v.unused = fmt.Errorf("checkpoint of size %d not used: %w", tree.N, err)
-			return v, nil
-		}
-	}
+	// The log's signature alone binds it: an inconsistency is found before
+	// the quorum decides whether the audit moves to this checkpoint.
 	next := verdict{tree: tree, signed: signed}
+	if a.cfg.Quorum != nil {
+		next = a.quorum(stay, tree, signed)
+	}
 	switch {
 	case !haveHead:
 		return next, nil
@@ -140,4 +137,16 @@ func (a *Auditor) verifyCheckpoint(ctx context.Context, held head, haveHead bool
 			fmt.Sprintf("the tree of size %d does not extend the one of size %d", tree.N, old.N), proof), nil
 	}
 	return next, nil
+}
+
+// quorum returns the verdict to move to tree, or, when cfg.Quorum refuses
+// its checkpoint, to stay (not a finding: witnesses may not have cosigned
+// it yet).
+func (a *Auditor) quorum(stay verdict, tree tlog.Tree, signed []byte) verdict {
+	if err := a.cfg.Quorum(signed); err != nil {
+		a.log.Warn("checkpoint not used yet", "size", tree.N, "error", err)
+		stay.unused = fmt.Errorf("checkpoint of size %d not used: %w", tree.N, err)
+		return stay
+	}
+	return verdict{tree: tree, signed: signed}
 }

@@ -66,7 +66,7 @@ func learn(ctx context.Context, q *batchSQL, idx int64, st *statement.Statement,
 		return nil, err
 	}
 	verified := status == statusVerified
-	var found []keyed
+	var conflicts []conflict
 	seen := map[[3]string]bool{}
 	for _, f := range st.Files {
 		k := [3]string{f.Package, f.Version, f.Arch}
@@ -75,15 +75,19 @@ func learn(ctx context.Context, q *batchSQL, idx int64, st *statement.Statement,
 		}
 		seen[k] = true
 		if verified {
-			fs, err := binaryConflicts(ctx, q, idx, st, f)
+			cs, err := binaryConflicts(ctx, q, idx, st, f)
 			if err != nil {
 				return nil, err
 			}
-			found = append(found, fs...)
+			conflicts = append(conflicts, cs...)
 		}
 		if _, err := q.insertBinary.ExecContext(ctx, f.Package, f.Version, f.Arch, st.Inputs, f.SHA256, st.Builder, idx, verified); err != nil {
 			return nil, err
 		}
+	}
+	found, err := group(ctx, q, idx, st, conflicts)
+	if err != nil {
+		return nil, err
 	}
 	dsc, _ := st.DSC()
 	if verified && dsc.SHA256 != "" {
@@ -108,7 +112,7 @@ type build struct {
 // binaryConflicts compares the binary f of a new verified statement with
 // the verified statements before it, all read at once: one binary package
 // has a handful of builds.
-func binaryConflicts(ctx context.Context, q *batchSQL, idx int64, st *statement.Statement, f statement.File) ([]keyed, error) {
+func binaryConflicts(ctx context.Context, q *batchSQL, idx int64, st *statement.Statement, f statement.File) ([]conflict, error) {
 	rows, err := q.binaries.QueryContext(ctx, f.Package, f.Version, f.Arch)
 	if err != nil {
 		return nil, err
@@ -140,54 +144,24 @@ func binaryConflicts(ctx context.Context, q *batchSQL, idx int64, st *statement.
 		return out
 	}
 	has := func(match func(build) bool) bool { return slices.ContainsFunc(before, match) }
-	name := fmt.Sprintf("%s %s %s", f.Package, f.Version, f.Arch)
-	var found []keyed
-	report := func(kind Kind, key []string, summary string, others []build) error {
-		k := Finding{Kind: kind, Package: f.Package, Version: f.Version, Arch: f.Arch, Summary: summary}
-		k.Entries = []Entry{entryOf(idx, st, f.SHA256)}
-		for _, b := range others {
-			e := Entry{Index: b.idx, Builder: b.builder, SHA256: b.sha, Inputs: b.inputs}
-			if err := statementOf(ctx, q, &e); err != nil {
-				return err
-			}
-			k.Entries = append(k.Entries, e)
+	var found []conflict
+	add := func(kind Kind, others []build) {
+		if len(others) > 0 {
+			found = append(found, conflict{kind, f, others})
 		}
-		found = append(found, keyed{strings.Join(append([]string{string(kind), name}, key...), " "), k})
-		return nil
 	}
 	if !has(func(b build) bool { return b.inputs == me.inputs && b.sha == me.sha && b.builder == me.builder }) {
 		// The same builder, the same inputs, another hash.
-		self := earliest(func(b build) bool { return b.inputs == me.inputs && b.builder == me.builder && b.sha != me.sha },
-			func(b build) string { return b.sha })
-		if len(self) > 0 {
-			if err := report(SelfContradiction, []string{me.inputs, me.builder, me.sha},
-				fmt.Sprintf("builder %s contradicts itself on %s built from the same inputs: %s, and before %s",
-					me.builder, name, short(me.sha), buildHashes(self)), self); err != nil {
-				return nil, err
-			}
-		}
+		add(SelfContradiction, earliest(func(b build) bool { return b.inputs == me.inputs && b.builder == me.builder && b.sha != me.sha },
+			func(b build) string { return b.sha }))
 		// Other builders, the same inputs, another hash.
-		others := earliest(func(b build) bool { return b.inputs == me.inputs && b.builder != me.builder && b.sha != me.sha },
-			func(b build) string { return b.builder + " " + b.sha })
-		if len(others) > 0 {
-			if err := report(Disagreement, []string{me.inputs, me.builder, me.sha},
-				fmt.Sprintf("builders disagree on %s built from the same inputs: %s has %s; %s",
-					name, me.builder, short(me.sha), builderHashes(others)), others); err != nil {
-				return nil, err
-			}
-		}
+		add(Disagreement, earliest(func(b build) bool { return b.inputs == me.inputs && b.builder != me.builder && b.sha != me.sha },
+			func(b build) string { return b.builder + " " + b.sha }))
 	}
 	// Other inputs, another hash, and this output new for these inputs.
 	if !has(func(b build) bool { return b.inputs == me.inputs && b.sha == me.sha }) {
-		drift := earliest(func(b build) bool { return b.inputs != me.inputs && b.sha != me.sha },
-			func(b build) string { return b.inputs + " " + b.sha })
-		if len(drift) > 0 {
-			if err := report(Drift, []string{me.inputs, me.sha},
-				fmt.Sprintf("%s built from other inputs gives another file: inputs %s give %s; %s",
-					name, short(me.inputs), short(me.sha), inputHashes(drift)), drift); err != nil {
-				return nil, err
-			}
-		}
+		add(Drift, earliest(func(b build) bool { return b.inputs != me.inputs && b.sha != me.sha },
+			func(b build) string { return b.inputs + " " + b.sha }))
 	}
 	return found, nil
 }

@@ -43,9 +43,9 @@ func (f *fetcher) get(ctx context.Context, path string, max int64) ([]byte, erro
 	for attempt := 0; attempt < f.attempts; attempt++ {
 		if attempt > 0 {
 			wait := f.pause << (attempt - 1)
-			var ra *retryAfter
-			if errors.As(last, &ra) && ra.d > 0 {
-				wait = min(ra.d, 30*time.Second)
+			var se *statusError
+			if errors.As(last, &se) && se.after > 0 {
+				wait = min(se.after, 30*time.Second)
 			}
 			select {
 			case <-ctx.Done():
@@ -62,12 +62,25 @@ func (f *fetcher) get(ctx context.Context, path string, max int64) ([]byte, erro
 	return nil, last
 }
 
-type retryAfter struct {
+// statusError is an answer of the log worth trying again: 429 or 5xx.
+type statusError struct {
+	path   string
+	code   int
 	status string
-	d      time.Duration
+	after  time.Duration // Retry-After
 }
 
-func (r *retryAfter) Error() string { return r.status }
+func (e *statusError) Error() string { return e.status }
+
+// serverFailed returns the path the log answered with a server error
+// (5xx), when that is what err is.
+func serverFailed(err error) (string, bool) {
+	var se *statusError
+	if errors.As(err, &se) && se.code >= 500 {
+		return se.path, true
+	}
+	return "", false
+}
 
 func (f *fetcher) once(ctx context.Context, path string, max int64) (body []byte, retry bool, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.base+path, nil)
@@ -84,7 +97,7 @@ func (f *fetcher) once(ctx context.Context, path string, max int64) (body []byte
 		return nil, false, fmt.Errorf("GET %s: %w", path, errNotFound)
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
 		secs, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
-		return nil, true, fmt.Errorf("GET %s: %w", path, &retryAfter{resp.Status, time.Duration(secs) * time.Second})
+		return nil, true, fmt.Errorf("GET %s: %w", path, &statusError{path, resp.StatusCode, resp.Status, time.Duration(secs) * time.Second})
 	case resp.StatusCode != http.StatusOK:
 		return nil, false, fmt.Errorf("GET %s: %w: %s", path, errRefused, resp.Status)
 	}

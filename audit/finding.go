@@ -41,6 +41,8 @@ const (
 	ProblemKeyMissing             = "key-missing"             // the log does not serve the builder's key
 	ProblemKeyInvalid             = "key-invalid"             // the key served is not a valid key with that fingerprint
 	ProblemLookupOmission         = "lookup-omission"         // a lookup answer leaves out entries naming the package
+	ProblemLookupStale            = "lookup-stale"            // a lookup answer for fewer entries than asked, or none after Config.Attempts Syncs
+	ProblemLookupInvalid          = "lookup-invalid"          // a lookup answer that is not one
 )
 
 // A Finding is something the auditor found, with the evidence that lets
@@ -59,13 +61,20 @@ type Finding struct {
 	// Problem is set for LogMisbehaviour.
 	Problem string `json:"problem,omitempty"`
 
-	// The binary package, for Disagreement, SelfContradiction and Drift.
+	// The binary package, for Disagreement, SelfContradiction and Drift
+	// about one binary package.
 	Package string `json:"package,omitempty"`
 	Version string `json:"version,omitempty"`
 	Arch    string `json:"arch,omitempty"`
-	// The source version, for SourceChanged.
+	// The source version, for SourceChanged, and of the new entry for
+	// Disagreement, SelfContradiction and Drift.
 	Source        string `json:"source,omitempty"`
 	SourceVersion string `json:"source_version,omitempty"`
+	// Binaries are the binary packages of a Disagreement,
+	// SelfContradiction or Drift: one finding per new entry and kind lists
+	// every binary package of the entry in that conflict, with the hash
+	// each entry of the finding gives it.
+	Binaries []Binary `json:"binaries,omitempty"`
 
 	// Entries are the log entries involved, the newest first. Every index
 	// is covered by Checkpoint.
@@ -83,12 +92,28 @@ type Finding struct {
 	Detail string `json:"detail,omitempty"`
 }
 
+// A Binary is a binary package a finding is about.
+type Binary struct {
+	Package string `json:"package"`
+	Version string `json:"version"`
+	Arch    string `json:"arch"`
+	// Hashes are the SHA-256s the entries list for it, the new entry
+	// first: each is in the statement of the entry with that index.
+	Hashes []EntryHash `json:"hashes"`
+}
+
+// EntryHash is the SHA-256 an entry lists for a file.
+type EntryHash struct {
+	Index  int64  `json:"index"`
+	SHA256 string `json:"sha256"`
+}
+
 // An Entry is a log entry named by a finding.
 type Entry struct {
 	Index int64 `json:"index"`
 	// Builder, SHA256 and Inputs are copied from the statement for the
 	// reader: SHA256 is the hash of the file the finding is about (the
-	// binary package, or the .dsc).
+	// binary package, or the .dsc), when it is about one file.
 	Builder string `json:"builder,omitempty"`
 	SHA256  string `json:"sha256,omitempty"`
 	Inputs  string `json:"inputs,omitempty"`

@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -94,6 +96,19 @@ func (a *Auditor) process(ctx context.Context, batch []raw, signed []byte, res *
 	if err != nil {
 		return err
 	}
+	end := batch[len(batch)-1].idx + 1
+	var valid []*statement.Statement
+	for _, st := range sts {
+		if st != nil {
+			valid = append(valid, st)
+		}
+	}
+	// The lookups are made before the transaction, and compared in it
+	// with what the batch teaches.
+	lookups, err := a.lookups(ctx, valid, batch[0].idx, end)
+	if err != nil {
+		return err
+	}
 	tx, err := a.st.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -104,10 +119,7 @@ func (a *Auditor) process(ctx context.Context, batch []raw, signed []byte, res *
 		return err
 	}
 	defer q.close()
-	var (
-		found []keyed
-		valid []*statement.Statement
-	)
+	var found []keyed
 	for i, r := range batch {
 		st, c := sts[i], checks[i]
 		if st == nil {
@@ -118,7 +130,6 @@ func (a *Auditor) process(ctx context.Context, batch []raw, signed []byte, res *
 			found = append(found, entryProblem(r.idx, nil, check{ProblemBadEntry, perr.Error()}, r.data))
 			continue
 		}
-		valid = append(valid, st)
 		fs, err := learn(ctx, q, r.idx, st, c.status)
 		if err != nil {
 			return err
@@ -133,15 +144,12 @@ func (a *Auditor) process(ctx context.Context, batch []raw, signed []byte, res *
 			found = append(found, entryProblem(r.idx, st, c, nil))
 		}
 	}
-	end := batch[len(batch)-1].idx + 1
-	if a.cfg.LookupSample > 0 {
-		for _, k := range sample(lookupKeys(valid), a.cfg.LookupSample, batch[0].idx) {
-			fs, err := a.checkLookup(ctx, tx, k, end)
-			if err != nil {
-				return err
-			}
-			found = append(found, fs...)
+	for _, q := range lookups {
+		fs, err := a.judge(ctx, tx, q)
+		if err != nil {
+			return err
 		}
+		found = append(found, fs...)
 	}
 	for _, k := range found {
 		if err := addFinding(ctx, tx, k.key, a.complete(k.f, signed)); err != nil {
@@ -162,6 +170,22 @@ func (a *Auditor) process(ctx context.Context, batch []raw, signed []byte, res *
 	return a.deliver(ctx, res)
 }
 
+// lookups looks up in the log, as of end, a sample of the packages and
+// sources the batch names and of those named before it.
+func (a *Auditor) lookups(ctx context.Context, sts []*statement.Statement, first, end int64) ([]asked, error) {
+	keys := sample(lookupKeys(sts), a.cfg.LookupSample, first)
+	older, err := a.olderKeys(ctx, a.cfg.LookupRecheck, first)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range older {
+		if !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	return a.ask(ctx, keys, func(lookupKey) int64 { return end })
+}
+
 // entryProblem is the finding about an entry the log got wrong.
 func entryProblem(idx int64, st *statement.Statement, c check, data []byte) keyed {
 	e := Entry{Index: idx, Raw: data}
@@ -177,6 +201,7 @@ func entryProblem(idx int64, st *statement.Statement, c check, data []byte) keye
 // cfg.Workers at a time.
 func (a *Auditor) checkAll(ctx context.Context, sts []*statement.Statement) ([]check, error) {
 	checks := make([]check, len(sts))
+	failed := make([]error, len(sts)) // the log answered with a server error
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	next := make(chan int)
@@ -185,6 +210,10 @@ func (a *Auditor) checkAll(ctx context.Context, sts []*statement.Statement) ([]c
 		wg.Go(func() {
 			for i := range next {
 				c, err := a.checkRecord(ctx, sts[i])
+				if _, ok := serverFailed(err); ok && ctx.Err() == nil {
+					failed[i] = err
+					continue
+				}
 				if err != nil {
 					cancel(fmt.Errorf("audit: entry with record %s: %w", sts[i].Record, err))
 					continue
@@ -209,5 +238,39 @@ feed:
 	if err := context.Cause(ctx); err != nil {
 		return nil, err
 	}
-	return checks, nil
+	return checks, a.serverFailures(ctx, checks, failed)
+}
+
+// serverFailures counts a Sync in which the log answered a record or a key
+// with a server error. Once it has in cfg.Attempts Syncs, the entry's
+// check says the record (or key) is missing, with the status; before, the
+// batch fails, to be tried again at the next Sync.
+func (a *Auditor) serverFailures(ctx context.Context, checks []check, failed []error) error {
+	errs := map[string]error{}
+	for _, err := range failed {
+		if path, ok := serverFailed(err); ok {
+			errs[path] = err
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	n, err := a.st.countFailures(ctx, errs)
+	if err != nil {
+		return err
+	}
+	var again error
+	for i, err := range failed {
+		path, ok := serverFailed(err)
+		switch {
+		case !ok:
+		case n[path] < a.cfg.Attempts:
+			again = fmt.Errorf("audit: %w (attempt %d of %d, tried again at the next sync)", err, n[path], a.cfg.Attempts)
+		case strings.HasPrefix(path, "/keys/"):
+			checks[i] = check{ProblemKeyMissing, fmt.Sprintf("%v, in %d syncs", err, n[path])}
+		default:
+			checks[i] = check{ProblemRecordMissing, fmt.Sprintf("%v, in %d syncs", err, n[path])}
+		}
+	}
+	return again
 }

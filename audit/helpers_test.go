@@ -147,11 +147,16 @@ type proxy struct {
 	answers    map[string][]byte              // path -> answer; nil answers 404
 	rewrite    map[string]func([]byte) []byte // path -> change to the log's answer
 	dropLookup map[uint64]bool                // indices left out of lookup answers
+	refusals   map[string]*refusal            // path -> an error status instead of the log's answer
 }
+
+// refusal answers status, n more times (always when n < 0).
+type refusal struct{ status, n int }
 
 func newProxy(t testing.TB, target string) *proxy {
 	t.Helper()
-	p := &proxy{answers: map[string][]byte{}, rewrite: map[string]func([]byte) []byte{}, dropLookup: map[uint64]bool{}}
+	p := &proxy{answers: map[string][]byte{}, rewrite: map[string]func([]byte) []byte{}, dropLookup: map[uint64]bool{},
+		refusals: map[string]*refusal{}}
 	p.retarget(t, target)
 	srv := httptest.NewServer(p)
 	t.Cleanup(srv.Close)
@@ -190,6 +195,13 @@ func (p *proxy) change(path string, f func([]byte) []byte) {
 	p.rewrite[path] = f
 }
 
+// refuse makes path answer status n times, or always when n < 0.
+func (p *proxy) refuse(path string, status, n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.refusals[path] = &refusal{status, n}
+}
+
 func (p *proxy) drop(idx uint64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -201,6 +213,11 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	up := p.upstream
 	body, fixed := p.answers[r.URL.Path]
 	f := p.rewrite[r.URL.Path]
+	refused := 0
+	if rf := p.refusals[r.URL.Path]; rf != nil && rf.n != 0 {
+		refused = rf.status
+		rf.n--
+	}
 	if r.URL.Path == "/lookup" && len(p.dropLookup) > 0 {
 		drop := maps.Clone(p.dropLookup)
 		f = func(b []byte) []byte {
@@ -215,6 +232,8 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	p.mu.Unlock()
 	switch {
+	case refused != 0:
+		http.Error(w, `{"error":"refused by the test"}`, refused)
 	case fixed && body == nil:
 		http.Error(w, `{"error":"not found"}`, http.StatusNotFound)
 	case fixed:

@@ -2,8 +2,11 @@ package audit
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -60,9 +63,33 @@ func lookupKeys(sts []*statement.Statement) []lookupKey {
 				add(lookupKey{name: f.Package, version: f.Version, arch: f.Arch})
 			}
 		}
-		add(lookupKey{source: true, name: st.Source, version: st.SourceVersion})
+		for _, k := range sourceKeys(st.Source, st.SourceVersion, st.Version) {
+			add(k)
+		}
 	}
 	return keys
+}
+
+// sourceKeys are the lookups of a source version: by the source's own
+// version, and by the binNMU version (1.0-1+b1) when there is one, which
+// the log's index names too.
+func sourceKeys(source, sourceVersion, version string) []lookupKey {
+	keys := []lookupKey{{source: true, name: source, version: sourceVersion}}
+	if version != sourceVersion {
+		keys = append(keys, lookupKey{source: true, name: source, version: version})
+	}
+	return keys
+}
+
+// compareKeys orders keys, to sort them before slices.Compact.
+func compareKeys(a, b lookupKey) int {
+	if a.source != b.source {
+		if a.source {
+			return 1
+		}
+		return -1
+	}
+	return cmp.Or(strings.Compare(a.name, b.name), strings.Compare(a.version, b.version), strings.Compare(a.arch, b.arch))
 }
 
 // sample picks up to n keys, the same ones for the same batch.
@@ -104,25 +131,61 @@ func parseLookup(body []byte) (lookupAnswer, error) {
 	return lookupAnswer{TreeSize: *raw.TreeSize, Indices: raw.Indices}, nil
 }
 
-// checkLookup asks the log for k and compares its answer with the entries
-// before end that the auditor knows name k. A failure to ask is logged,
-// not fatal: lookups are a sample.
-func (a *Auditor) checkLookup(ctx context.Context, tx *sql.Tx, k lookupKey, end int64) ([]keyed, error) {
-	q := k.query(end)
-	body, err := a.api.get(ctx, q, maxLookupSize)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
+// asked is a lookup made of the log, as of a tree size, and its answer or
+// why there is none.
+type asked struct {
+	k    lookupKey
+	size int64 // the tree size asked for: the answer must cover it
+	body []byte
+	err  error // the log did not answer (after the fetcher's retries)
+}
+
+// ask looks up keys as of size, in order, until the log fails to answer
+// one: then no more lookups are made in this Sync, so that a log whose
+// index is down costs one failed lookup per Sync. Only a cancelled ctx is
+// an error.
+func (a *Auditor) ask(ctx context.Context, keys []lookupKey, size func(lookupKey) int64) ([]asked, error) {
+	var out []asked
+	for _, k := range keys {
+		if a.lookupDown {
+			break
 		}
-		a.log.Warn("lookup failed", "query", q, "error", err)
-		return nil, nil
+		q := asked{k: k, size: size(k)}
+		q.body, q.err = a.api.get(ctx, k.query(q.size), maxLookupSize)
+		if q.err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			a.lookupDown = true
+			a.log.Warn("lookup failed: tried again at the next sync", "query", k.query(q.size), "error", q.err)
+		}
+		out = append(out, q)
 	}
-	ans, err := parseLookup(body)
+	return out, nil
+}
+
+// judge compares the log's answer to q with the entries the auditor knows
+// name q.k, and returns what the log got wrong. An honest log answers for
+// at least the size asked (it answers 503 while its index catches up): an
+// answer for fewer entries is a finding too. A lookup the log did not
+// answer is kept to be asked again (see pending).
+func (a *Auditor) judge(ctx context.Context, tx *sql.Tx, q asked) ([]keyed, error) {
+	if q.err != nil {
+		return a.unanswered(ctx, tx, q)
+	}
+	if err := a.answered(ctx, tx, q.k); err != nil {
+		return nil, err
+	}
+	query := q.k.query(q.size)
+	f := q.k.finding(Finding{Kind: LogMisbehaviour, Lookup: &LookupEvidence{Query: query, Answer: string(q.body), Omitted: []int64{}}})
+	ans, err := parseLookup(q.body)
 	if err != nil {
-		a.log.Warn("lookup failed", "query", q, "error", err)
-		return nil, nil
+		sum := sha256.Sum256(q.body)
+		f.Problem, f.Detail = ProblemLookupInvalid, err.Error()
+		f.Summary = fmt.Sprintf("the log's answer to the lookup of %s is not a lookup answer: %v", q.k, err)
+		return []keyed{{key: strings.Join([]string{string(LogMisbehaviour), ProblemLookupInvalid, hex.EncodeToString(sum[:])}, " "), f: f}}, nil
 	}
-	known, err := a.knownIndices(ctx, tx, k, min(end, ans.TreeSize))
+	known, err := a.knownIndices(ctx, tx, q.k, q.size)
 	if err != nil {
 		return nil, err
 	}
@@ -133,9 +196,15 @@ func (a *Auditor) checkLookup(ctx context.Context, tx *sql.Tx, k lookupKey, end 
 		}
 	}
 	if len(omitted) == 0 {
-		return nil, nil
+		if ans.TreeSize >= q.size {
+			return nil, nil
+		}
+		f.Problem = ProblemLookupStale
+		f.Detail = fmt.Sprintf("asked as of %d entries, the log answered as of %d", q.size, ans.TreeSize)
+		f.Summary = fmt.Sprintf("the log's lookup of %s covers %d entries, not the %d asked for", q.k, ans.TreeSize, q.size)
+		// One finding per size the log's answers are stuck at.
+		return []keyed{{key: fmt.Sprintf("%s %s %d", LogMisbehaviour, ProblemLookupStale, ans.TreeSize), f: f}}, nil
 	}
-	var entries []Entry
 	for _, i := range omitted[:min(len(omitted), maxEvidence)] {
 		e := Entry{Index: i}
 		var st []byte
@@ -144,22 +213,28 @@ func (a *Auditor) checkLookup(ctx context.Context, tx *sql.Tx, k lookupKey, end 
 			return nil, err
 		}
 		e.Statement = string(st)
-		entries = append(entries, e)
+		f.Entries = append(f.Entries, e)
 	}
 	var ids []string
 	for _, i := range omitted {
 		ids = append(ids, strconv.FormatInt(i, 10))
 	}
-	f := Finding{Kind: LogMisbehaviour, Problem: ProblemLookupOmission,
-		Summary: fmt.Sprintf("the log's lookup of %s leaves out %d entries naming it (%s)", k, len(omitted), strings.Join(ids, ", ")),
-		Entries: entries,
-		Lookup:  &LookupEvidence{Query: q, Answer: string(body), Omitted: omitted}}
+	f.Problem, f.Lookup.Omitted = ProblemLookupOmission, omitted
+	f.Summary = fmt.Sprintf("the log's lookup of %s leaves out %d entries naming it (%s)", q.k, len(omitted), strings.Join(ids, ", "))
+	if ans.TreeSize < q.size {
+		f.Detail = fmt.Sprintf("asked as of %d entries, the log answered as of %d", q.size, ans.TreeSize)
+	}
+	return []keyed{{key: strings.Join([]string{string(LogMisbehaviour), ProblemLookupOmission, q.k.String(), strings.Join(ids, ",")}, " "), f: f}}, nil
+}
+
+// finding fills in what f is about: k's package or source.
+func (k lookupKey) finding(f Finding) Finding {
 	if k.source {
 		f.Source, f.SourceVersion = k.name, k.version
 	} else {
 		f.Package, f.Version, f.Arch = k.name, k.version, k.arch
 	}
-	return []keyed{{key: strings.Join([]string{string(LogMisbehaviour), ProblemLookupOmission, k.String(), strings.Join(ids, ",")}, " "), f: f}}, nil
+	return f
 }
 
 // knownIndices lists the entries before n that name k, as the log's index

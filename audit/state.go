@@ -24,7 +24,9 @@ const (
 // auditor verified and how many entries it has processed; entries,
 // binaries and sources what it learned from them; findings everything it
 // found, numbered in order, with the number of the last one delivered in
-// meta.
+// meta; pending_lookups the lookups the log did not answer yet; failures
+// the records and keys it answered with a server error, and in how many
+// Syncs.
 var schema = []string{
 	`CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)`,
 	`CREATE TABLE IF NOT EXISTS head (id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL, hash BLOB NOT NULL, signed BLOB NOT NULL, next INTEGER NOT NULL)`,
@@ -35,6 +37,8 @@ var schema = []string{
 	`CREATE TABLE IF NOT EXISTS sources (source TEXT NOT NULL, source_version TEXT NOT NULL, version TEXT NOT NULL, dsc TEXT NOT NULL, idx INTEGER NOT NULL, verified INTEGER NOT NULL)`,
 	`CREATE INDEX IF NOT EXISTS sources_version ON sources (source, source_version, dsc)`,
 	`CREATE INDEX IF NOT EXISTS sources_binnmu ON sources (source, version)`,
+	`CREATE TABLE IF NOT EXISTS pending_lookups (source INTEGER NOT NULL, name TEXT NOT NULL, version TEXT NOT NULL, arch TEXT NOT NULL, size INTEGER NOT NULL, attempts INTEGER NOT NULL, error TEXT NOT NULL, PRIMARY KEY (source, name, version, arch))`,
+	`CREATE TABLE IF NOT EXISTS failures (path TEXT PRIMARY KEY, attempts INTEGER NOT NULL, error TEXT NOT NULL)`,
 	`CREATE TABLE IF NOT EXISTS findings (id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, body BLOB NOT NULL)`,
 }
 
@@ -218,7 +222,32 @@ func (s *state) delivered(ctx context.Context) (int64, error) {
 }
 
 func (s *state) setDelivered(ctx context.Context, id int64) error {
+	return s.setMeta(ctx, deliveredKey, id)
+}
+
+// setMeta records a number in meta.
+func (s *state) setMeta(ctx context.Context, name string, v int64) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO meta (name, value) VALUES (?, ?)
-		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, deliveredKey, strconv.FormatInt(id, 10))
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, strconv.FormatInt(v, 10))
 	return err
+}
+
+// countFailures counts one more Sync in which the log answered each path
+// with the error, and returns how many there have been.
+func (s *state) countFailures(ctx context.Context, errs map[string]error) (map[string]int, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	n := map[string]int{}
+	for path, e := range errs {
+		var c int
+		if err := tx.QueryRowContext(ctx, `INSERT INTO failures (path, attempts, error) VALUES (?, 1, ?)
+			ON CONFLICT (path) DO UPDATE SET attempts = attempts + 1, error = excluded.error RETURNING attempts`, path, e.Error()).Scan(&c); err != nil {
+			return nil, err
+		}
+		n[path] = c
+	}
+	return n, tx.Commit()
 }

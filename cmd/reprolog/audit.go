@@ -35,6 +35,8 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if len(args) > 0 && args[0] == "report" {
 		return runAuditReport(ctx, args[1:], stdout, stderr)
 	}
+	// The audit and its --exec hook write to stderr at once.
+	stderr = &lockedWriter{w: stderr}
 	fs := flag.NewFlagSet("reprolog audit", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	logURL := fs.String("log", "", "the log's URL (required)")
@@ -44,9 +46,13 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	interval := fs.Duration("interval", 30*time.Second, "how often to poll the log for a new checkpoint")
 	policyFile := fs.String("witness-policy", "", "C2SP tlog-policy file: use only checkpoints cosigned by its quorum")
 	execCmd := fs.String("exec", "", "shell command run for each finding, with the finding's JSON on stdin")
+	execBackoff := fs.Duration("exec-backoff", time.Second, "pause before running --exec again for a finding it failed on; it doubles up to 5 minutes")
 	sample := fs.Int("lookup-sample", 8, "packages and sources per batch looked up to check the log's index (0: none)")
+	recheck := fs.Int("lookup-recheck", 4, "packages and sources of earlier entries looked up again per batch (0: none)")
+	attempts := fs.Int("attempts", 5, "syncs in which the log answers a record or key with a server error, or no lookup answer, before that is a finding")
 	batch := fs.Int("batch", 1024, "entries committed together")
 	quiet := fs.Bool("quiet", false, "print only findings and errors on stderr")
+	progressEvery := fs.Duration("progress-every", 0, "how often to print progress while catching up (default 1s on a terminal, else 10s)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: reprolog audit --log URL --log-key VKEY --state DIR [--once] [flags]")
 		fmt.Fprintln(stderr, "       reprolog audit report --state DIR [--json]")
@@ -56,7 +62,7 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if *logURL == "" || *logKey == "" || *stateDir == "" || fs.NArg() != 0 || *interval <= 0 || *sample < 0 {
+	if *logURL == "" || *logKey == "" || *stateDir == "" || fs.NArg() != 0 || *interval <= 0 || *sample < 0 || *recheck < 0 || *attempts <= 0 || *execBackoff <= 0 || *progressEvery < 0 {
 		fs.Usage()
 		return 2
 	}
@@ -72,11 +78,12 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if *quiet {
 		level = slog.LevelWarn
 	}
-	out := &findingWriter{stdout: stdout, stderr: stderr, exec: *execCmd, ctx: ctx}
+	out := &findingWriter{stdout: stdout, stderr: stderr}
 	cfg := audit.Config{
-		Log: *logURL, LogKey: vkey, StateDir: *stateDir, LookupSample: *sample, BatchSize: *batch,
-		Deliver: out.deliver,
-		Logger:  slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+		Log: *logURL, LogKey: vkey, StateDir: *stateDir, LookupSample: *sample, LookupRecheck: *recheck, Attempts: *attempts,
+		BatchSize: *batch,
+		Deliver:   out.deliver,
+		Logger:    slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
 	}
 	if *policyFile != "" {
 		if cfg.Quorum, err = quorum(*policyFile, vkey); err != nil {
@@ -84,37 +91,73 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 	}
 	if !*quiet {
-		cfg.Progress = newProgress(stderr).update
+		p := newProgress(stderr)
+		if *progressEvery > 0 {
+			p.every = *progressEvery
+		}
+		cfg.Progress = p.update
 	}
 	a, err := audit.Open(ctx, cfg)
 	if err != nil {
 		return fail(err)
 	}
 	defer a.Close()
+	if *execCmd == "" {
+		return syncLoop(ctx, a, out, *once, *interval, *quiet)
+	}
+	// --exec runs on its own, after stdout has the finding: a failing
+	// command is run again with backoff while the audit goes on.
+	hook, err := a.Notifier(ctx, "exec", execHook(*execCmd, stderr))
+	if err != nil {
+		return fail(err)
+	}
+	hook.Backoff = *execBackoff
+	hooked := make(chan error, 1)
+	go func() { hooked <- hook.Run(ctx) }()
+	code := syncLoop(ctx, a, out, *once, *interval, *quiet)
+	hook.Finish(onceExecTries)
+	if err := <-hooked; err != nil && ctx.Err() == nil {
+		fmt.Fprintf(stderr, "reprolog audit: --exec: %v (run again at the next start)\n", err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	return code
+}
+
+// onceExecTries is how many times in a row --exec may fail on a finding
+// before reprolog audit --once stops trying until its next run.
+const onceExecTries = 5
+
+// syncLoop syncs the audit until ctx is done, or once with once, and
+// returns the exit status.
+func syncLoop(ctx context.Context, a *audit.Auditor, out *findingWriter, once bool, interval time.Duration, quiet bool) int {
 	for {
 		start := time.Now()
 		res, err := a.Sync(ctx)
-		if res != nil && !*quiet && (res.Processed > 0 || len(res.Findings) > 0 || *once) {
-			summary(stderr, res, time.Since(start))
+		if res != nil && !quiet && (res.Processed > 0 || len(res.Findings) > 0 || once) {
+			summary(out.stderr, res, time.Since(start))
 		}
 		switch {
 		case ctx.Err() != nil:
 			return 0
-		case err != nil && *once:
-			return fail(err)
+		case err != nil && once:
+			fmt.Fprintln(out.stderr, "reprolog audit:", err)
+			return 1
 		case err != nil:
-			fmt.Fprintf(stderr, "reprolog audit: %v (trying again in %v)\n", err, *interval)
-		case *once && out.misbehaviour:
+			fmt.Fprintf(out.stderr, "reprolog audit: %v (trying again in %v)\n", err, interval)
+		case once && out.misbehaviour:
 			return exitMisbehaviour
-		case *once && res.Unused != nil:
-			return fail(res.Unused)
-		case *once:
+		case once && res.Unused != nil:
+			fmt.Fprintln(out.stderr, "reprolog audit:", res.Unused)
+			return 1
+		case once:
 			return 0
 		}
 		select {
 		case <-ctx.Done():
 			return 0
-		case <-time.After(*interval):
+		case <-time.After(interval):
 		}
 	}
 }
@@ -155,12 +198,10 @@ func quorum(file, vkey string) (func([]byte) error, error) {
 	}, nil
 }
 
-// findingWriter delivers findings: to --exec first, then as a JSON line
-// on stdout, with a line for people on stderr.
+// findingWriter delivers findings as JSON lines on stdout, with a line
+// for people on stderr.
 type findingWriter struct {
-	ctx            context.Context
 	stdout, stderr io.Writer
-	exec           string
 	misbehaviour   bool
 }
 
@@ -169,19 +210,7 @@ func (w *findingWriter) deliver(f audit.Finding) error {
 	if err != nil {
 		return err
 	}
-	line = append(line, '\n')
-	if w.exec != "" {
-		ctx, cancel := context.WithTimeout(w.ctx, time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "/bin/sh", "-c", w.exec)
-		cmd.Stdin = bytes.NewReader(line)
-		cmd.Stdout, cmd.Stderr = w.stderr, w.stderr
-		cmd.Env = append(os.Environ(), "REPROLOG_FINDING_ID="+strconv.FormatInt(f.ID, 10), "REPROLOG_FINDING_KIND="+string(f.Kind))
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("--exec: %w", err)
-		}
-	}
-	if _, err := w.stdout.Write(line); err != nil {
+	if _, err := w.stdout.Write(append(line, '\n')); err != nil {
 		return err
 	}
 	fmt.Fprintf(w.stderr, "finding %d: %s: %s\n", f.ID, f.Kind, f.Summary)
@@ -189,6 +218,37 @@ func (w *findingWriter) deliver(f audit.Finding) error {
 		w.misbehaviour = true
 	}
 	return nil
+}
+
+// lockedWriter serializes writes.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// execHook runs the shell command for a finding, with its JSON line on
+// stdin, for at most a minute. A stop lets a command that runs finish, so
+// that it is recorded and not run again.
+func execHook(command string, stderr io.Writer) func(context.Context, audit.Finding) error {
+	return func(ctx context.Context, f audit.Finding) error {
+		line, err := json.Marshal(f)
+		if err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "/bin/sh", "-c", command)
+		cmd.Stdin = bytes.NewReader(append(line, '\n'))
+		cmd.Stdout, cmd.Stderr = stderr, stderr
+		cmd.Env = append(os.Environ(), "REPROLOG_FINDING_ID="+strconv.FormatInt(f.ID, 10), "REPROLOG_FINDING_KIND="+string(f.Kind))
+		return cmd.Run()
+	}
 }
 
 func summary(w io.Writer, res *audit.Result, took time.Duration) {
@@ -215,15 +275,20 @@ func summary(w io.Writer, res *audit.Result, took time.Duration) {
 type progress struct {
 	w        io.Writer
 	terminal bool
+	every    time.Duration
 	mu       sync.Mutex
 	last     time.Time
 }
 
 func newProgress(w io.Writer) *progress {
-	p := &progress{w: w, last: time.Now()}
-	if f, ok := w.(*os.File); ok {
+	p := &progress{w: w, last: time.Now(), every: 10 * time.Second}
+	f, ok := w.(*os.File)
+	if lw, locked := w.(*lockedWriter); locked {
+		f, ok = lw.w.(*os.File)
+	}
+	if ok {
 		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			p.terminal = true
+			p.terminal, p.every = true, time.Second
 		}
 	}
 	return p
@@ -232,12 +297,8 @@ func newProgress(w io.Writer) *progress {
 func (p *progress) update(pr audit.Progress) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	every := 10 * time.Second
-	if p.terminal {
-		every = time.Second
-	}
 	done := pr.Position >= pr.TreeSize
-	if time.Since(p.last) < every && !(done && p.terminal) {
+	if time.Since(p.last) < p.every && !(done && p.terminal) {
 		return
 	}
 	p.last = time.Now()

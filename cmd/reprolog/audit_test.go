@@ -2,25 +2,22 @@ package main
 
 import (
 	"bufio"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/transparency-dev/tessera"
 	"golang.org/x/mod/sumdb/note"
+	_ "modernc.org/sqlite" // to change the log's embedded database
 
 	"github.com/reprolog/reprolog/audit"
 	"github.com/reprolog/reprolog/internal/testbin"
@@ -229,39 +226,33 @@ func TestAuditKilled(t *testing.T) {
 	}
 }
 
-// A log that lost a record: the audit says so and exits 3.
+// A log that lost a record (its row deleted from the log's store): the
+// audit says so and exits 3.
 func TestAuditMisbehaviourStatus(t *testing.T) {
+	if logtest.Current() != logtest.Embedded {
+		t.Skip("changes the log's embedded database")
+	}
 	l := logtest.Start(t)
 	auditSeed(t, l)
-	u, _ := url.Parse(l.URL)
-	up := httputil.NewSingleHostReverseProxy(u)
-	var (
-		mu   sync.Mutex
-		lost string
-	)
-	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		if lost == "" && strings.HasPrefix(r.URL.Path, "/record/") {
-			lost = r.URL.Path
-		}
-		gone := r.URL.Path == lost
-		mu.Unlock()
-		if gone {
-			http.NotFound(w, r)
-			return
-		}
-		up.ServeHTTP(w, r)
-	}))
-	defer proxy.Close()
-	bin := testbin.Build(t, "reprolog")
-	stdout, stderr, code := testbin.Run(t, bin, "audit", "--log", proxy.URL, "--log-key", l.VKey, "--state", t.TempDir(), "--once", "--batch", "1")
-	fs := parseFindings(t, stdout)
-	var problems []string
-	for _, f := range fs {
-		problems = append(problems, f.Problem)
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(l.Dir, rlog.DatabaseFile)+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if code != exitMisbehaviour || !slices.Contains(problems, audit.ProblemRecordMissing) {
-		t.Errorf("exit %d, problems %q\n%s", code, problems, stderr)
+	defer db.Close()
+	var lost string
+	if err := db.QueryRow(`DELETE FROM records WHERE idx = 2 RETURNING sha256`).Scan(&lost); err != nil {
+		t.Fatal(err)
+	}
+	bin := testbin.Build(t, "reprolog")
+	stdout, stderr, code := testbin.Run(t, bin, "audit", "--log", l.URL, "--log-key", l.VKey, "--state", t.TempDir(), "--once", "--batch", "1")
+	var missing []audit.Finding
+	for _, f := range parseFindings(t, stdout) {
+		if f.Problem == audit.ProblemRecordMissing {
+			missing = append(missing, f)
+		}
+	}
+	if code != exitMisbehaviour || len(missing) != 1 || missing[0].Entries[0].Index != 2 || missing[0].Entries[0].Record != lost {
+		t.Errorf("exit %d, findings %+v\n%s", code, missing, stderr)
 	}
 }
 

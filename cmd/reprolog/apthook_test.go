@@ -319,7 +319,8 @@ func TestAptHookFork(t *testing.T) {
 		!strings.Contains(stderr, "report it to the log's operator and keep the evidence") {
 		t.Fatalf("log B: %d\n%s", code, stderr)
 	}
-	if evidence, _ := filepath.Glob(filepath.Join(e.dir, "state", "evidence", "*")); len(evidence) != 2 {
+	// Both signed checkpoints, and a note of what was proven.
+	if evidence, _ := filepath.Glob(filepath.Join(e.dir, "state", "evidence", "*")); len(evidence) != 3 {
 		t.Errorf("evidence: %v", evidence)
 	}
 }

@@ -130,7 +130,11 @@ func (s *Server) handleAdd(w http.ResponseWriter, r *http.Request) {
 // KeyResult answers a key registration.
 type KeyResult struct {
 	Fingerprint string `json:"fingerprint"`
-	New         bool   `json:"new"`
+	// New is true for a key the log did not know.
+	New bool `json:"new"`
+	// Updated is true when the log replaced its copy of a known key with a
+	// newer one (one that keeps every packet of the stored copy).
+	Updated bool `json:"updated"`
 }
 
 func (s *Server) handleAddKey(w http.ResponseWriter, r *http.Request) {
@@ -139,7 +143,7 @@ func (s *Server) handleAddKey(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	key, created, err := s.keys.register(r.Context(), body)
+	key, change, err := s.keys.register(r.Context(), body)
 	switch {
 	case errors.Is(err, ErrKeyNotAllowed):
 		writeError(w, refuse(http.StatusForbidden, err, "%v", err))
@@ -155,11 +159,14 @@ func (s *Server) handleAddKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	status := http.StatusOK
-	if created {
+	switch change {
+	case keyNew:
 		status = http.StatusCreated
 		s.log.Info("registered a rebuilder key", "fingerprint", key.Fingerprint())
+	case keyUpdated:
+		s.log.Info("updated a rebuilder key", "fingerprint", key.Fingerprint())
 	}
-	writeJSON(w, status, KeyResult{Fingerprint: key.Fingerprint(), New: created})
+	writeJSON(w, status, KeyResult{Fingerprint: key.Fingerprint(), New: change == keyNew, Updated: change == keyUpdated})
 }
 
 func (s *Server) handleKey(w http.ResponseWriter, r *http.Request) {

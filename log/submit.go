@@ -87,6 +87,9 @@ func (s *Server) Verify(ctx context.Context, record []byte) (*statement.Statemen
 // now: a key expired or revoked at submission time is refused.
 func (s *Server) signer(ctx context.Context, signed *pgp.Signed) (*pgp.Key, error) {
 	candidates := s.keys.candidates(ctx, signed)
+	if fpr, ok := s.keys.revokedIssuer(signed.IssuerKeyID); len(candidates) == 0 && ok {
+		return nil, refuse(http.StatusForbidden, pgp.ErrKeyRevoked, "signed by key %s, which is revoked: the log refuses its signatures", fpr)
+	}
 	if len(candidates) == 0 {
 		issuer := fmt.Sprintf("key ID %016X", signed.IssuerKeyID)
 		if signed.IssuerFingerprint != nil {

@@ -127,6 +127,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		cancel()
 		return nil, err
 	}
+	if err := s.backfillIdentities(ctx); err != nil {
+		cancel()
+		return nil, err
+	}
 	s.awaiter = tessera.NewPublicationAwaiter(runCtx, reader.ReadCheckpoint, 25*time.Millisecond)
 	s.indexer = newIndexer(s, cfg.Logger)
 	go s.indexer.run(runCtx)

@@ -48,6 +48,14 @@ func TestServerAndSubmit(t *testing.T) {
 	if code != 0 || out != "0 "+good+"\n" {
 		t.Fatalf("resubmit: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
+	// Another encoding of the same signature: the index of the logged
+	// record, which the client checks carries the same signature.
+	goodRecord, _ := os.ReadFile(good)
+	variant := write(t, work, "variant.asc", pgptest.Variants(t, goodRecord)["armor headers"])
+	out, errOut, code = testbin.Run(t, reprolog, "submit", "--log", srv.URL, variant)
+	if code != 0 || out != "0 "+variant+"\n" || !strings.Contains(errOut, "logged before as record "+sha256Hex(goodRecord)) {
+		t.Fatalf("another encoding: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
 	// A rejected file among good ones: its reason, and exit 1.
 	out, errOut, code = testbin.Run(t, reprolog, "submit", "--log", srv.URL, unsigned, good, other)
 	if code != 1 || out != "0 "+good+"\n" {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/transparency-dev/tessera"
@@ -38,8 +39,10 @@ type Config struct {
 	CheckpointInterval time.Duration
 	// MaxRecordSize bounds submitted records (default 4 MiB).
 	MaxRecordSize int64
-	// MaxPending bounds submissions waiting to be integrated before the
-	// log pushes back (Tessera's default when 0).
+	// MaxPending bounds the submissions of new records in progress (stored
+	// and appended, not yet covered by a published checkpoint): beyond it
+	// the log answers 503 with Retry-After and stores nothing (default
+	// DefaultMaxPending). Tessera's own pushback gets the same bound.
 	MaxPending uint
 	// RatePerBuilder bounds each builder's sustained submissions per
 	// second (0: unlimited); BurstPerBuilder is how many may come at once.
@@ -51,6 +54,9 @@ type Config struct {
 
 // DefaultMaxRecordSize is the default bound on a submitted record.
 const DefaultMaxRecordSize = 4 << 20
+
+// DefaultMaxPending is the default bound on submissions in progress.
+const DefaultMaxPending = 4096
 
 // Server is a running log.
 type Server struct {
@@ -67,6 +73,7 @@ type Server struct {
 	shutdown func(context.Context) error
 	cancel   context.CancelFunc
 	inflight singleflight
+	pending  atomic.Int64 // submissions of new records in progress
 	limit    *limiter
 	started  time.Time
 }
@@ -79,6 +86,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if cfg.MaxRecordSize == 0 {
 		cfg.MaxRecordSize = DefaultMaxRecordSize
+	}
+	if cfg.MaxPending == 0 {
+		cfg.MaxPending = DefaultMaxPending
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -104,10 +114,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	opts := tessera.NewAppendOptions().
 		WithCheckpointSigner(cfg.Signer).
 		WithCheckpointInterval(cfg.CheckpointInterval).
-		WithAntispam(tessera.DefaultAntispamInMemorySize, nil)
-	if cfg.MaxPending > 0 {
-		opts = opts.WithPushback(cfg.MaxPending)
-	}
+		WithAntispam(tessera.DefaultAntispamInMemorySize, nil).
+		WithPushback(cfg.MaxPending)
 	if cfg.Witnesses != nil {
 		opts = opts.WithWitnesses(*cfg.Witnesses, &tessera.WitnessOptions{Timeout: cfg.WitnessTimeout})
 	}

@@ -138,6 +138,14 @@ func (s *Server) signer(ctx context.Context, signed *pgp.Signed) (*pgp.Key, erro
 }
 
 func (s *Server) submit(ctx context.Context, record []byte, c *checked) (*Result, error) {
+	// Tessera's POSIX and MySQL drivers do not push back: the log bounds
+	// the submissions in progress itself, before storing anything.
+	if s.pending.Add(1) > int64(s.cfg.MaxPending) {
+		s.pending.Add(-1)
+		return nil, &Error{Status: http.StatusServiceUnavailable, RetryAfter: time.Second,
+			Msg: fmt.Sprintf("the log is busy (%d submissions in progress): retry later", s.cfg.MaxPending)}
+	}
+	defer s.pending.Add(-1)
 	entry := c.st.Marshal()
 	sha := c.st.Record
 

@@ -4,7 +4,7 @@
 //
 //	reprolog-server [--data DIR] [--listen ADDR] [--origin NAME]
 //	                [--submitters KEYRING] [--witness-policy FILE]
-//	                [--mysql DSN]
+//	                [--max-pending N] [--mysql DSN]
 //
 // On first start it creates the log's checkpoint key in DIR, writes its
 // verifier key to DIR/log.pub and prints it. By default DIR holds the whole
@@ -53,6 +53,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		witnesses  = fs.String("witness-policy", "", "C2SP tlog-policy file: witnesses that must cosign each checkpoint")
 		interval   = fs.Duration("checkpoint-interval", time.Second, "how often to publish a checkpoint")
 		maxRecord  = fs.Int64("max-record-size", rlog.DefaultMaxRecordSize, "largest record accepted, in bytes")
+		maxPending = fs.Uint("max-pending", rlog.DefaultMaxPending, "submissions in progress (not yet in a published checkpoint) beyond which the log answers 503")
 		rateLimit  = fs.Float64("rate-limit", 50, "submissions per second each builder may sustain (0: unlimited)")
 		burst      = fs.Int("burst", 500, "submissions each builder may send at once")
 		readHeader = fs.Duration("read-header-timeout", 10*time.Second, "how long a client may take to send a request's headers")
@@ -66,6 +67,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	if *maxPending == 0 {
+		return errors.New("--max-pending must be at least 1")
+	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	cfg, err := setup(ctx, *dir, *mysqlDSN, *origin, *interval)
 	if err != nil {
@@ -74,6 +78,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg.Logger = logger
 	cfg.CheckpointInterval = *interval
 	cfg.MaxRecordSize = *maxRecord
+	cfg.MaxPending = *maxPending
 	cfg.RatePerBuilder, cfg.BurstPerBuilder = *rateLimit, *burst
 	if *submitters != "" {
 		raw, err := os.ReadFile(*submitters)

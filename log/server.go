@@ -104,6 +104,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := cfg.Store.SetMeta(ctx, "origin", cfg.Signer.Name()); err != nil {
 		return nil, err
 	}
+	if held, err := cfg.Store.Meta(ctx, "vkey"); err != nil {
+		return nil, err
+	} else if held != "" && held != cfg.VerifierKey {
+		return nil, fmt.Errorf("the database belongs to the log whose verifier key is %s, not %s: %s and %s are another log's keys",
+			held, cfg.VerifierKey, SignerKeyFile, VerifierKeyFile)
+	}
 	if err := cfg.Store.SetMeta(ctx, "vkey", cfg.VerifierKey); err != nil {
 		return nil, err
 	}

@@ -70,6 +70,30 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *maxPending == 0 {
 		return errors.New("--max-pending must be at least 1")
 	}
+	// The operator's files are read before anything is created, so that a
+	// mistake in one leaves no data directory behind.
+	var allowed []*pgp.Key
+	if *submitters != "" {
+		raw, err := os.ReadFile(*submitters)
+		if err != nil {
+			return fmt.Errorf("--submitters: %v", err)
+		}
+		if allowed, err = pgp.ParseKeyring(raw, time.Now()); err != nil {
+			return fmt.Errorf("--submitters %s: %v", *submitters, err)
+		}
+	}
+	var group *tessera.WitnessGroup
+	if *witnesses != "" {
+		raw, err := os.ReadFile(*witnesses)
+		if err != nil {
+			return fmt.Errorf("--witness-policy: %v", err)
+		}
+		g, err := tessera.NewWitnessGroupFromPolicy(raw)
+		if err != nil {
+			return fmt.Errorf("--witness-policy %s: %v", *witnesses, err)
+		}
+		group = &g
+	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	cfg, err := setup(ctx, *dir, *mysqlDSN, *origin, *interval)
 	if err != nil {
@@ -80,26 +104,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg.MaxRecordSize = *maxRecord
 	cfg.MaxPending = *maxPending
 	cfg.RatePerBuilder, cfg.BurstPerBuilder = *rateLimit, *burst
-	if *submitters != "" {
-		raw, err := os.ReadFile(*submitters)
-		if err != nil {
-			return err
-		}
-		if cfg.Submitters, err = pgp.ParseKeyring(raw, time.Now()); err != nil {
-			return fmt.Errorf("%s: %v", *submitters, err)
-		}
-	}
-	if *witnesses != "" {
-		raw, err := os.ReadFile(*witnesses)
-		if err != nil {
-			return err
-		}
-		g, err := tessera.NewWitnessGroupFromPolicy(raw)
-		if err != nil {
-			return fmt.Errorf("%s: %v", *witnesses, err)
-		}
-		cfg.Witnesses = &g
-	}
+	cfg.Submitters = allowed
+	cfg.Witnesses = group
 	s, err := rlog.New(ctx, cfg)
 	if err != nil {
 		return err

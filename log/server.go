@@ -48,6 +48,14 @@ type Config struct {
 	// second (0: unlimited); BurstPerBuilder is how many may come at once.
 	RatePerBuilder  float64
 	BurstPerBuilder int
+	// FailureRatePerClient bounds the refused submissions and key
+	// registrations (400, 403, 413, 415) each client address may sustain
+	// per second (0: unlimited); FailureBurstPerClient is how many it may
+	// make at once. Beyond that, every request of the address to POST /add
+	// and POST /keys is answered 429 with Retry-After, before its body is
+	// read. An IPv6 client counts by its /64 network.
+	FailureRatePerClient  float64
+	FailureBurstPerClient int
 	// Logger receives the server's log (slog.Default when nil).
 	Logger *slog.Logger
 }
@@ -74,7 +82,8 @@ type Server struct {
 	cancel   context.CancelFunc
 	inflight singleflight
 	pending  atomic.Int64 // submissions of new records in progress
-	limit    *limiter
+	limit    *limiter     // submissions per builder
+	failures *limiter     // refused requests per client address
 	started  time.Time
 }
 
@@ -135,7 +144,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		cfg: cfg, origin: cfg.Signer.Name(), verifier: v, log: cfg.Logger,
 		store: cfg.Store, keys: keys, appender: appender, reader: reader,
 		shutdown: shutdown, cancel: cancel, started: time.Now(),
-		limit: newLimiter(cfg.RatePerBuilder, cfg.BurstPerBuilder),
+		limit:    newLimiter(cfg.RatePerBuilder, cfg.BurstPerBuilder),
+		failures: newLimiter(cfg.FailureRatePerClient, cfg.FailureBurstPerClient),
 	}
 	if err := s.checkExistingCheckpoint(ctx); err != nil {
 		cancel()

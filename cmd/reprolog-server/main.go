@@ -4,7 +4,8 @@
 //
 //	reprolog-server [--data DIR] [--listen ADDR] [--origin NAME]
 //	                [--submitters KEYRING] [--witness-policy FILE]
-//	                [--max-pending N] [--mysql DSN]
+//	                [--max-pending N] [--failure-rate R] [--failure-burst N]
+//	                [--mysql DSN]
 //
 // On first start it creates the log's checkpoint key in DIR, writes its
 // verifier key to DIR/log.pub and prints it. By default DIR holds the whole
@@ -56,6 +57,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		maxPending = fs.Uint("max-pending", rlog.DefaultMaxPending, "submissions in progress (not yet in a published checkpoint) beyond which the log answers 503")
 		rateLimit  = fs.Float64("rate-limit", 50, "submissions per second each builder may sustain (0: unlimited)")
 		burst      = fs.Int("burst", 500, "submissions each builder may send at once")
+		failRate   = fs.Float64("failure-rate", 1, "refused submissions and key registrations per second each client address may sustain (0: unlimited)")
+		failBurst  = fs.Int("failure-burst", 100, "refused submissions and key registrations each client address may make at once")
 		readHeader = fs.Duration("read-header-timeout", 10*time.Second, "how long a client may take to send a request's headers")
 		readAll    = fs.Duration("read-timeout", 30*time.Second, "how long a client may take to send a whole request, body included")
 		mysqlDSN   = fs.String("mysql", os.Getenv("REPROLOG_MYSQL_DSN"),
@@ -104,6 +107,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg.MaxRecordSize = *maxRecord
 	cfg.MaxPending = *maxPending
 	cfg.RatePerBuilder, cfg.BurstPerBuilder = *rateLimit, *burst
+	cfg.FailureRatePerClient, cfg.FailureBurstPerClient = *failRate, *failBurst
 	cfg.Submitters = allowed
 	cfg.Witnesses = group
 	s, err := rlog.New(ctx, cfg)

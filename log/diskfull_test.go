@@ -2,16 +2,26 @@ package log_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/transparency-dev/merkle/rfc6962"
+	"github.com/transparency-dev/tessera/api"
+	tclient "github.com/transparency-dev/tessera/client"
+	"github.com/transparency-dev/tessera/fsck"
+	"golang.org/x/mod/sumdb/note"
+
+	rlog "github.com/reprolog/reprolog/log"
 	"github.com/reprolog/reprolog/log/logtest"
 	"github.com/reprolog/reprolog/pgp/pgptest"
+	"github.com/reprolog/reprolog/statement"
 )
 
 // tmpfs mounts a small tmpfs for the test, or skips when this machine
@@ -27,8 +37,11 @@ func tmpfs(t *testing.T, size string) string {
 }
 
 // TestDiskFull fills the data directory's file system: submissions are
-// refused with a clear, retryable error and nothing acknowledged is lost;
-// once space returns, the log accepts submissions again.
+// refused with a clear, retryable error, and every one that was
+// acknowledged, while full or not, is kept. Once space returns the log
+// accepts submissions again; restarted, it holds exactly the acknowledged
+// entries, each at its index with its record, no refused record, and
+// passes Tessera's fsck.
 func TestDiskFull(t *testing.T) {
 	if logtest.Current() != logtest.Embedded {
 		t.Skip("the data directory holds the log only on the embedded backend")
@@ -41,8 +54,23 @@ func TestDiskFull(t *testing.T) {
 	record := func(i int) []byte {
 		return s.ClearSign(t, bytes.Replace(text, []byte("Version: 0.1"), []byte(fmt.Sprintf("Version: 0.1+%d", i)), 1))
 	}
-	var acked []uint64
-	acked = append(acked, l.Submit(t, record(0)))
+	acked := map[uint64][]byte{} // index: record
+	var refusedRecords [][]byte
+	ack := func(rec []byte, body []byte) {
+		t.Helper()
+		var res rlog.Result
+		mustJSON(t, body, &res)
+		if prev, ok := acked[res.Index]; ok {
+			t.Fatalf("index %d acknowledged for two records (%s and %s)", res.Index, sha(prev), sha(rec))
+		}
+		acked[res.Index] = rec
+	}
+	first := record(0)
+	code, body, _ := post(t, l.URL+"/add", "text/plain", first)
+	if code != http.StatusCreated {
+		t.Fatalf("first submission: %d %s", code, body)
+	}
+	ack(first, body)
 
 	filler := filepath.Join(dir, "filler")
 	f, err := os.Create(filler)
@@ -57,14 +85,14 @@ func TestDiskFull(t *testing.T) {
 	}
 	f.Close()
 
-	var refused int
 	for i := 1; i <= 5; i++ {
-		code, body, hdr := post(t, l.URL+"/add", "text/plain", record(i))
+		rec := record(i)
+		code, body, hdr := post(t, l.URL+"/add", "text/plain", rec)
 		switch code {
 		case http.StatusCreated:
-			t.Logf("accepted while full: %s", body) // SQLite may still have room in its pages
+			ack(rec, body) // SQLite may still have room in its pages
 		case http.StatusServiceUnavailable, http.StatusInsufficientStorage:
-			refused++
+			refusedRecords = append(refusedRecords, rec)
 			if hdr.Get("Retry-After") == "" || !strings.Contains(string(body), "storage") {
 				t.Errorf("refusal without Retry-After or a clear reason: %d %s", code, body)
 			}
@@ -72,23 +100,78 @@ func TestDiskFull(t *testing.T) {
 			t.Errorf("while full: %d %s", code, body)
 		}
 	}
-	if refused == 0 {
+	if len(refusedRecords) == 0 {
 		t.Fatal("a full disk refused nothing")
 	}
 
 	os.Remove(filler)
 	for i := 10; i < 13; i++ {
-		acked = append(acked, submitEventually(t, l, record(i)))
+		rec := record(i)
+		idx := submitEventually(t, l, rec)
+		if _, ok := acked[idx]; ok {
+			t.Fatalf("index %d acknowledged twice", idx)
+		}
+		acked[idx] = rec
 	}
-	for i, idx := range acked {
-		if idx != uint64(i) {
-			t.Errorf("acknowledged indices %v: the refused submissions left entries behind", acked)
-			break
+	l.Stop()
+
+	l = logtest.StartDir(t, l.Dir)
+	v, err := note.NewVerifier(l.VKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, entries := logtest.ReadAll(t, l.URL, v)
+	if len(entries) != len(acked) {
+		t.Errorf("the log holds %d entries, %d were acknowledged", len(entries), len(acked))
+	}
+	for idx, rec := range acked {
+		if idx >= uint64(len(entries)) {
+			t.Errorf("acknowledged index %d is beyond the log", idx)
+			continue
+		}
+		st, err := statement.Parse(entries[idx])
+		if err != nil || st.Record != sha(rec) {
+			t.Errorf("entry %d is not the statement of the record acknowledged there (%v)", idx, err)
+		}
+		if code, served := get(t, l.URL+"/record/"+sha(rec)); code != http.StatusOK || !bytes.Equal(served, rec) {
+			t.Errorf("record acknowledged at %d: %d", idx, code)
 		}
 	}
-	if _, got := lookup(t, l.URL+"/lookup?source=rbtest&version=0.1%2B10"); len(got) != 1 || got[0] != 1 {
-		t.Errorf("lookup after recovery: %v", got)
+	for _, rec := range refusedRecords {
+		if code, _ := get(t, l.URL+"/record/"+sha(rec)); code != http.StatusNotFound {
+			t.Errorf("a refused record is served (%d)", code)
+		}
 	}
+	fetcher, err := tclient.NewHTTPFetcher(mustParseURL(t, l.URL+"/"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fsck.New(v.Name(), v, fetcher, leafHashes, fsck.Opts{N: 1}).Check(context.Background()); err != nil {
+		t.Fatalf("fsck: %v", err)
+	}
+}
+
+// leafHashes is fsck's view of an entry bundle: the Merkle leaf hash of
+// each entry.
+func leafHashes(bundle []byte) ([][]byte, error) {
+	var b api.EntryBundle
+	if err := b.UnmarshalText(bundle); err != nil {
+		return nil, err
+	}
+	out := make([][]byte, len(b.Entries))
+	for i, e := range b.Entries {
+		out[i] = rfc6962.DefaultHasher.HashLeaf(e)
+	}
+	return out, nil
+}
+
+func mustParseURL(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }
 
 // submitEventually retries a submission through 503s for a few seconds.

@@ -12,9 +12,14 @@
 //
 //  1. The record is verified and its statement derived. Nothing is stored
 //     yet: a rejected submission leaves no trace.
-//  2. The record is stored in the database, marked pending. A crash here
-//     leaves a pending record that no client was told about; it is removed
-//     once the log is known not to contain its statement.
+//  2. The record is stored in the database, marked pending, with its
+//     identity: the builder and the digest its signature signs. A record
+//     with a known identity (the same bytes, or another encoding of the
+//     same signature) is answered with the logged record's index instead.
+//     With Config.MaxPending submissions in progress already, the log
+//     pushes back here (503) and stores nothing.
+//     A crash here leaves a pending record that no client was told about;
+//     it is removed once the log is known not to contain its statement.
 //  3. The statement is appended to Tessera, which assigns its index
 //     durably. A crash here is repaired by the indexer, which reads every
 //     entry back from the log and records each record's index.

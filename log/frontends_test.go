@@ -158,7 +158,8 @@ func submit(base string, record []byte) (*rlog.Result, error) {
 }
 
 // TestMySQLAnotherLog starts a log on a database that holds another log:
-// the server refuses it, whatever its key directory says.
+// the server refuses it, whatever its key directory says. An empty key
+// directory does not get a key.
 func TestMySQLAnotherLog(t *testing.T) {
 	if logtest.Current() != logtest.MySQL {
 		t.Skip("MySQL only")
@@ -168,7 +169,18 @@ func TestMySQLAnotherLog(t *testing.T) {
 	l.Register(t, s.PublicArmored())
 	l.Submit(t, s.ClearSign(t, rbtest(t)))
 	ctx := context.Background()
-	cfg, err := rlog.SetupMySQL(ctx, t.TempDir(), l.DSN, "another.example/log")
+	empty := t.TempDir()
+	if _, err := rlog.SetupMySQL(ctx, empty, l.DSN, "another.example/log"); err == nil || !strings.Contains(err.Error(), "reprolog.test/log") {
+		t.Errorf("a database of another log, and no key: %v", err)
+	}
+	if entries, _ := os.ReadDir(empty); len(entries) != 0 {
+		t.Errorf("a key was created: %v", entries)
+	}
+	other := t.TempDir()
+	if _, _, err := rlog.LoadOrCreateKey(other, "another.example/log", ""); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := rlog.SetupMySQL(ctx, other, l.DSN, "another.example/log")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -109,14 +109,42 @@ func truncate(s string) string {
 	return s
 }
 
+// refusedTooOften answers 429 when the client has made too many refused
+// requests, and reports whether it did.
+func (s *Server) refusedTooOften(w http.ResponseWriter, r *http.Request) bool {
+	if blocked, wait := s.failures.empty(clientKey(r.RemoteAddr)); blocked {
+		wait = max(wait, time.Second)
+		writeError(w, &Error{Status: http.StatusTooManyRequests, RetryAfter: wait,
+			Msg: fmt.Sprintf("too many refused requests from this address: retry in %v", wait.Round(time.Second))})
+		return true
+	}
+	return false
+}
+
+// countRefusal charges the client for a request refused as bad input.
+func (s *Server) countRefusal(r *http.Request, err error) {
+	var e *Error
+	if errors.As(err, &e) {
+		switch e.Status {
+		case http.StatusBadRequest, http.StatusForbidden, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType:
+			s.failures.take(clientKey(r.RemoteAddr))
+		}
+	}
+}
+
 func (s *Server) handleAdd(w http.ResponseWriter, r *http.Request) {
+	if s.refusedTooOften(w, r) {
+		return
+	}
 	body, err := readBody(w, r, s.cfg.MaxRecordSize)
 	if err != nil {
+		s.countRefusal(r, err)
 		writeError(w, err)
 		return
 	}
 	res, err := s.Submit(r.Context(), body)
 	if err != nil {
+		s.countRefusal(r, err)
 		writeError(w, err)
 		return
 	}
@@ -130,36 +158,54 @@ func (s *Server) handleAdd(w http.ResponseWriter, r *http.Request) {
 // KeyResult answers a key registration.
 type KeyResult struct {
 	Fingerprint string `json:"fingerprint"`
-	New         bool   `json:"new"`
+	// New is true for a key the log did not know.
+	New bool `json:"new"`
+	// Updated is true when the log replaced its copy of a known key with a
+	// newer one (one that keeps every packet of the stored copy).
+	Updated bool `json:"updated"`
 }
 
 func (s *Server) handleAddKey(w http.ResponseWriter, r *http.Request) {
+	if s.refusedTooOften(w, r) {
+		return
+	}
 	body, err := readBody(w, r, MaxKeySize)
-	if err != nil {
-		writeError(w, err)
-		return
+	if err == nil {
+		var key *pgp.Key
+		var change keyChange
+		key, change, err = s.keys.register(r.Context(), body)
+		if err == nil {
+			s.keyRegistered(w, key, change)
+			return
+		}
 	}
-	key, created, err := s.keys.register(r.Context(), body)
 	switch {
+	case errors.As(err, new(*Error)):
 	case errors.Is(err, ErrKeyNotAllowed):
-		writeError(w, refuse(http.StatusForbidden, err, "%v", err))
-		return
+		err = refuse(http.StatusForbidden, err, "%v", err)
 	case errors.Is(err, pgp.ErrKeyExpired), errors.Is(err, pgp.ErrKeyRevoked), errors.Is(err, ErrRevokedNow):
-		writeError(w, refuse(http.StatusForbidden, err, "%v", err))
-		return
+		err = refuse(http.StatusForbidden, err, "%v", err)
 	case errors.Is(err, errStore):
-		writeError(w, s.internal("storing the key", err))
-		return
-	case err != nil:
-		writeError(w, refuse(http.StatusBadRequest, err, "%v", err))
-		return
+		err = s.internal("storing the key", err)
+	default:
+		err = refuse(http.StatusBadRequest, err, "%v", err)
 	}
+	if !errors.Is(err, ErrRevokedNow) { // a revocation the log took is no failure
+		s.countRefusal(r, err)
+	}
+	writeError(w, err)
+}
+
+func (s *Server) keyRegistered(w http.ResponseWriter, key *pgp.Key, change keyChange) {
 	status := http.StatusOK
-	if created {
+	switch change {
+	case keyNew:
 		status = http.StatusCreated
 		s.log.Info("registered a rebuilder key", "fingerprint", key.Fingerprint())
+	case keyUpdated:
+		s.log.Info("updated a rebuilder key", "fingerprint", key.Fingerprint())
 	}
-	writeJSON(w, status, KeyResult{Fingerprint: key.Fingerprint(), New: created})
+	writeJSON(w, status, KeyResult{Fingerprint: key.Fingerprint(), New: change == keyNew, Updated: change == keyUpdated})
 }
 
 func (s *Server) handleKey(w http.ResponseWriter, r *http.Request) {

@@ -28,17 +28,18 @@ type keyring struct {
 	mu         sync.RWMutex
 	byFpr      map[string]*pgp.Key
 	byID       map[uint64][]*pgp.Key
-	revoked    map[string]bool // registered, then revoked
+	revoked    map[string]bool   // registered, then revoked
+	revokedIDs map[uint64]string // key IDs of revoked keys, to their fingerprint
 	lastReload time.Time
 }
 
 func newKeyring(ctx context.Context, store *Store, submitters []*pgp.Key) (*keyring, error) {
-	k := &keyring{store: store, byFpr: map[string]*pgp.Key{}, byID: map[uint64][]*pgp.Key{}, revoked: map[string]bool{}}
+	k := &keyring{store: store, byFpr: map[string]*pgp.Key{}, byID: map[uint64][]*pgp.Key{}, revoked: map[string]bool{}, revokedIDs: map[uint64]string{}}
 	if submitters != nil {
 		k.allowed = map[string]bool{}
 		for _, key := range submitters {
 			k.allowed[key.Fingerprint()] = true
-			if _, err := store.AddKey(ctx, key.Fingerprint(), key.Armored()); err != nil {
+			if _, _, err := k.save(ctx, key.Fingerprint(), key.Armored()); err != nil {
 				return nil, err
 			}
 		}
@@ -46,27 +47,85 @@ func newKeyring(ctx context.Context, store *Store, submitters []*pgp.Key) (*keyr
 	return k, k.reload(ctx)
 }
 
-// register validates and stores an armored key. It reports whether the key
-// was new.
-func (k *keyring) register(ctx context.Context, armored []byte) (*pgp.Key, bool, error) {
+// keyChange says what a registration did to the stored key.
+type keyChange int
+
+const (
+	keyKept    keyChange = iota // a known key, left as it was
+	keyNew                      // a key the log did not know
+	keyUpdated                  // a known key, replaced by a newer copy or given a revocation
+)
+
+// register validates and stores an armored key, and says what changed.
+func (k *keyring) register(ctx context.Context, armored []byte) (*pgp.Key, keyChange, error) {
 	key, err := pgp.ParseKey(armored, time.Now())
 	if errors.Is(err, pgp.ErrKeyRevoked) {
-		return nil, false, k.registerRevocation(ctx, armored, err)
+		return nil, keyKept, k.registerRevocation(ctx, armored, err)
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, keyKept, err
 	}
 	if k.allowed != nil && !k.allowed[key.Fingerprint()] {
-		return nil, false, fmt.Errorf("key %s: %w", key.Fingerprint(), ErrKeyNotAllowed)
+		return nil, keyKept, fmt.Errorf("key %s: %w", key.Fingerprint(), ErrKeyNotAllowed)
 	}
-	created, err := k.store.AddKey(ctx, key.Fingerprint(), key.Armored())
+	change, kept, err := k.save(ctx, key.Fingerprint(), key.Armored())
 	if err != nil {
-		return nil, false, fmt.Errorf("%w: %v", errStore, err)
+		return nil, keyKept, err
 	}
+	k.learn(kept)
+	return key, change, nil
+}
+
+// save stores a copy of a key. A new key is stored as it is. A known key
+// keeps its stored copy unless pgp.UpdateKey finds a newer copy or a
+// revocation in armored: a registration never takes away a subkey, a
+// self-signature or a revocation, so it can neither make a revoked key
+// valid again nor leave older records without the key that checks them.
+// It returns the copy stored now.
+func (k *keyring) save(ctx context.Context, fpr string, armored []byte) (keyChange, []byte, error) {
+	for range 5 {
+		created, err := k.store.AddKey(ctx, fpr, armored)
+		if err != nil {
+			return keyKept, nil, fmt.Errorf("%w: %v", errStore, err)
+		}
+		if created {
+			return keyNew, armored, nil
+		}
+		old, err := k.store.Key(ctx, fpr)
+		if err != nil {
+			return keyKept, nil, fmt.Errorf("%w: %v", errStore, err)
+		}
+		kept, changed, err := pgp.UpdateKey(old, armored)
+		if err != nil {
+			return keyKept, nil, err
+		}
+		if !changed {
+			return keyKept, old, nil
+		}
+		replaced, err := k.store.ReplaceKey(ctx, fpr, old, kept)
+		if err != nil {
+			return keyKept, nil, fmt.Errorf("%w: %v", errStore, err)
+		}
+		if replaced {
+			return keyUpdated, kept, nil
+		}
+		// Another front end changed the key meanwhile: start again from
+		// its copy.
+	}
+	return keyKept, nil, fmt.Errorf("%w: key %s: too many concurrent updates", errStore, fpr)
+}
+
+// learn takes the stored copy of a key into the keyring.
+func (k *keyring) learn(stored []byte) {
+	key, err := pgp.ParseKey(stored, time.Now())
 	k.mu.Lock()
-	k.add(key)
-	k.mu.Unlock()
-	return key, created, nil
+	defer k.mu.Unlock()
+	switch {
+	case err == nil:
+		k.add(key)
+	case errors.Is(err, pgp.ErrKeyRevoked):
+		k.markRevoked(stored)
+	}
 }
 
 // candidates returns the registered keys that may have made s.
@@ -114,7 +173,7 @@ func (k *keyring) reload(ctx context.Context) error {
 		// checked at each signature.
 		key, err := pgp.ParseKey(stored.Armored, stored.Registered)
 		if err != nil {
-			k.markIfRevoked(stored)
+			k.markRevoked(stored.Armored)
 			continue
 		}
 		if k.allowed == nil || k.allowed[key.Fingerprint()] {

@@ -20,9 +20,9 @@ import (
 // then on.
 var ErrRevokedNow = errors.New("key revoked")
 
-// revokedFingerprint returns the fingerprint of a single key whose
-// revocation pgp.ParseKey reported.
-func revokedFingerprint(data []byte) (string, error) {
+// revokedKey returns the fingerprint of a single key whose revocation
+// pgp.ParseKey reported, and the key IDs of its primary key and subkeys.
+func revokedKey(data []byte) (string, []uint64, error) {
 	r := bytes.NewReader(data)
 	var el openpgp.EntityList
 	var err error
@@ -32,28 +32,33 @@ func revokedFingerprint(data []byte) (string, error) {
 		el, err = openpgp.ReadKeyRing(r)
 	}
 	if err != nil || len(el) != 1 {
-		return "", fmt.Errorf("unreadable revoked key")
+		return "", nil, fmt.Errorf("unreadable revoked key")
 	}
-	return strings.ToUpper(hex.EncodeToString(el[0].PrimaryKey.Fingerprint)), nil
+	ids := []uint64{el[0].PrimaryKey.KeyId}
+	for _, sub := range el[0].Subkeys {
+		ids = append(ids, sub.PublicKey.KeyId)
+	}
+	return strings.ToUpper(hex.EncodeToString(el[0].PrimaryKey.Fingerprint)), ids, nil
 }
 
-// registerRevocation stores the revoked form of a registered key, so that
-// the log refuses its signatures and serves the revocation to auditors.
-// A revoked key the log does not know is simply refused.
+// registerRevocation adds the revocation of a registered key to its stored
+// copy, so that the log refuses its signatures and serves the revocation
+// to auditors. A revoked key the log does not know is simply refused.
 func (k *keyring) registerRevocation(ctx context.Context, armored []byte, parseErr error) error {
-	fpr, err := revokedFingerprint(armored)
+	fpr, _, err := revokedKey(armored)
 	if err != nil {
 		return parseErr
 	}
-	if _, err := k.store.Key(ctx, fpr); err != nil {
+	if _, err := k.store.Key(ctx, fpr); errors.Is(err, ErrNotFound) {
 		return parseErr
-	}
-	if _, err := k.store.AddKey(ctx, fpr, armored); err != nil {
+	} else if err != nil {
 		return fmt.Errorf("%w: %v", errStore, err)
 	}
-	k.mu.Lock()
-	k.revoked[fpr] = true
-	k.mu.Unlock()
+	_, kept, err := k.save(ctx, fpr, armored)
+	if err != nil {
+		return err
+	}
+	k.learn(kept)
 	return fmt.Errorf("%w: %s is revoked: the log now refuses its signatures", ErrRevokedNow, fpr)
 }
 
@@ -65,13 +70,27 @@ func (k *keyring) isRevoked(fpr string) bool {
 	return k.revoked[fpr]
 }
 
-// markIfRevoked notes a stored key that no longer parses because it is
-// revoked.
-func (k *keyring) markIfRevoked(stored StoredKey) {
-	if _, err := pgp.ParseKey(stored.Armored, time.Now()); !errors.Is(err, pgp.ErrKeyRevoked) {
+// revokedIssuer returns the fingerprint of the revoked key that holds the
+// key ID, if any.
+func (k *keyring) revokedIssuer(id uint64) (string, bool) {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	fpr, ok := k.revokedIDs[id]
+	return fpr, ok
+}
+
+// markRevoked notes a stored key that no longer parses because it is
+// revoked; k.mu is held.
+func (k *keyring) markRevoked(stored []byte) {
+	if _, err := pgp.ParseKey(stored, time.Now()); !errors.Is(err, pgp.ErrKeyRevoked) {
 		return
 	}
-	if fpr, err := revokedFingerprint(stored.Armored); err == nil {
-		k.revoked[fpr] = true
+	fpr, ids, err := revokedKey(stored)
+	if err != nil {
+		return
+	}
+	k.revoked[fpr] = true
+	for _, id := range ids {
+		k.revokedIDs[id] = fpr
 	}
 }

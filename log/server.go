@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/transparency-dev/tessera"
@@ -38,19 +39,32 @@ type Config struct {
 	CheckpointInterval time.Duration
 	// MaxRecordSize bounds submitted records (default 4 MiB).
 	MaxRecordSize int64
-	// MaxPending bounds submissions waiting to be integrated before the
-	// log pushes back (Tessera's default when 0).
+	// MaxPending bounds the submissions of new records in progress (stored
+	// and appended, not yet covered by a published checkpoint): beyond it
+	// the log answers 503 with Retry-After and stores nothing (default
+	// DefaultMaxPending). Tessera's own pushback gets the same bound.
 	MaxPending uint
 	// RatePerBuilder bounds each builder's sustained submissions per
 	// second (0: unlimited); BurstPerBuilder is how many may come at once.
 	RatePerBuilder  float64
 	BurstPerBuilder int
+	// FailureRatePerClient bounds the refused submissions and key
+	// registrations (400, 403, 413, 415) each client address may sustain
+	// per second (0: unlimited); FailureBurstPerClient is how many it may
+	// make at once. Beyond that, every request of the address to POST /add
+	// and POST /keys is answered 429 with Retry-After, before its body is
+	// read. An IPv6 client counts by its /64 network.
+	FailureRatePerClient  float64
+	FailureBurstPerClient int
 	// Logger receives the server's log (slog.Default when nil).
 	Logger *slog.Logger
 }
 
 // DefaultMaxRecordSize is the default bound on a submitted record.
 const DefaultMaxRecordSize = 4 << 20
+
+// DefaultMaxPending is the default bound on submissions in progress.
+const DefaultMaxPending = 4096
 
 // Server is a running log.
 type Server struct {
@@ -67,7 +81,9 @@ type Server struct {
 	shutdown func(context.Context) error
 	cancel   context.CancelFunc
 	inflight singleflight
-	limit    *limiter
+	pending  atomic.Int64 // submissions of new records in progress
+	limit    *limiter     // submissions per builder
+	failures *limiter     // refused requests per client address
 	started  time.Time
 }
 
@@ -79,6 +95,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if cfg.MaxRecordSize == 0 {
 		cfg.MaxRecordSize = DefaultMaxRecordSize
+	}
+	if cfg.MaxPending == 0 {
+		cfg.MaxPending = DefaultMaxPending
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -94,6 +113,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := cfg.Store.SetMeta(ctx, "origin", cfg.Signer.Name()); err != nil {
 		return nil, err
 	}
+	if held, err := cfg.Store.Meta(ctx, "vkey"); err != nil {
+		return nil, err
+	} else if held != "" && held != cfg.VerifierKey {
+		return nil, fmt.Errorf("the database belongs to the log whose verifier key is %s, not %s: %s and %s are another log's keys",
+			held, cfg.VerifierKey, SignerKeyFile, VerifierKeyFile)
+	}
 	if err := cfg.Store.SetMeta(ctx, "vkey", cfg.VerifierKey); err != nil {
 		return nil, err
 	}
@@ -104,10 +129,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	opts := tessera.NewAppendOptions().
 		WithCheckpointSigner(cfg.Signer).
 		WithCheckpointInterval(cfg.CheckpointInterval).
-		WithAntispam(tessera.DefaultAntispamInMemorySize, nil)
-	if cfg.MaxPending > 0 {
-		opts = opts.WithPushback(cfg.MaxPending)
-	}
+		WithAntispam(tessera.DefaultAntispamInMemorySize, nil).
+		WithPushback(cfg.MaxPending)
 	if cfg.Witnesses != nil {
 		opts = opts.WithWitnesses(*cfg.Witnesses, &tessera.WitnessOptions{Timeout: cfg.WitnessTimeout})
 	}
@@ -121,9 +144,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		cfg: cfg, origin: cfg.Signer.Name(), verifier: v, log: cfg.Logger,
 		store: cfg.Store, keys: keys, appender: appender, reader: reader,
 		shutdown: shutdown, cancel: cancel, started: time.Now(),
-		limit: newLimiter(cfg.RatePerBuilder, cfg.BurstPerBuilder),
+		limit:    newLimiter(cfg.RatePerBuilder, cfg.BurstPerBuilder),
+		failures: newLimiter(cfg.FailureRatePerClient, cfg.FailureBurstPerClient),
 	}
 	if err := s.checkExistingCheckpoint(ctx); err != nil {
+		cancel()
+		return nil, err
+	}
+	if err := s.backfillIdentities(ctx); err != nil {
 		cancel()
 		return nil, err
 	}

@@ -27,9 +27,41 @@ import (
 	"github.com/reprolog/reprolog/statement"
 )
 
-// corpus returns the Debian buildinfos of the shared corpus that must
-// become statements (buildinfo's own tests sort them out).
-func corpus(t *testing.T) map[string][]byte {
+// corpusVerdicts is what the log does with each buildinfo of the shared
+// corpus (buildinfo's TestCorpus gives the same verdicts): "" for one it
+// logs, else the reason it gives for refusing it.
+var corpusVerdicts = map[string]string{
+	"arch_alpm_INVALID_v2-with-format1.BUILDINFO":                                   "an Arch Linux BUILDINFO, not a Debian buildinfo",
+	"arch_alpm_snapshot_case_1_buildinfov1_all_fields_via_cli.BUILDINFO":            "an Arch Linux BUILDINFO, not a Debian buildinfo",
+	"arch_alpm_snapshot_case_3_buildinfov2_all_fields_via_cli.BUILDINFO":            "an Arch Linux BUILDINFO, not a Debian buildinfo",
+	"arch_alpm_snapshot_case_4_buildinfov2_optional_fields_via_cli.BUILDINFO":       "an Arch Linux BUILDINFO, not a Debian buildinfo",
+	"arch_repro-threshold_filesystem-2025.10.12-1-any.BUILDINFO":                    "an Arch Linux BUILDINFO, not a Debian buildinfo",
+	"deb_diffoscope_test1.buildinfo":                                                "pre-release draft format",
+	"deb_diffoscope_test2.buildinfo":                                                "pre-release draft format",
+	"deb_deb-rs_hello_2.10-3_amd64.buildinfo":                                       "",
+	"deb_devscripts_sphinx_1.7.2-1_amd64.buildinfo":                                 "",
+	"deb_python-debian_lxml_4.5.2-1+b1_amd64.buildinfo.asc":                         "",
+	"deb_rebuilderd-crawler_courier_1.0.16-3+b1_amd64.buildinfo.asc":                "",
+	"deb_rebuilderd-crawler_rust-sniffglue_0.14.0-2_amd64.buildinfo.asc":            "",
+	"deb_uli-heller_cowsql_1.15.4-1ubuntu3~uh~jammy1_amd64.build-A.buildinfo":       "",
+	"deb_uli-heller_cowsql_1.15.4-1ubuntu3~uh~jammy1_amd64.build-B.buildinfo":       "",
+	"deb_uli-heller_golang-defaults_1.22~2build1~uh~jammy1_amd64.build-A.buildinfo": "",
+	"deb_uli-heller_golang-defaults_1.22~2build1~uh~jammy1_amd64.build-B.buildinfo": "",
+	"deb_uli-heller_golang-golang-x-sys_0.17.0-1~uh~focal1_amd64.build-A.buildinfo": "",
+	"deb_uli-heller_golang-golang-x-sys_0.17.0-1~uh~focal1_amd64.build-B.buildinfo": "",
+	"deb_uli-heller_virtualbox_7.0.24-2ubuntu1.1~uh~jammy1_amd64.buildinfo":         "",
+	"gen_local_rbtest_0.1_amd64.build1.buildinfo":                                   "",
+	"gen_local_rbtest_0.1_amd64.build2.buildinfo":                                   "",
+	"gen_local_rbtest_0.1_amd64.build3-otherpath-tz-nocheck.buildinfo":              "",
+	"gen_local_rbtest_0.1_amd64.build4-with-path-kernel.buildinfo":                  "",
+	"gen_local_rbtest_0.1_amd64.build6-under-slash-build.buildinfo":                 "",
+	"gen_local_rbtest_0.1_source.buildinfo":                                         "",
+}
+
+// corpusTexts returns the text of every buildinfo of the shared corpus, to
+// be signed: the signed text of the files that are signed already. Every
+// file must have a verdict in corpusVerdicts, and every verdict a file.
+func corpusTexts(t *testing.T) map[string][]byte {
 	t.Helper()
 	files, err := filepath.Glob("../buildinfo/testdata/*")
 	if err != nil {
@@ -42,16 +74,29 @@ func corpus(t *testing.T) map[string][]byte {
 			t.Fatal(err)
 		}
 		if s, ok := bytes.CutPrefix(raw, []byte("-----BEGIN PGP SIGNED MESSAGE-----\n")); ok {
-			// Re-sign the signed text of already signed files.
 			_, body, _ := bytes.Cut(s, []byte("\n\n"))
 			raw, _, _ = bytes.Cut(body, []byte("-----BEGIN PGP SIGNATURE-----"))
 		}
-		if _, err := buildinfo.Parse(raw); err == nil {
-			out[filepath.Base(f)] = raw
+		name := filepath.Base(f)
+		if _, ok := corpusVerdicts[name]; !ok {
+			t.Fatalf("corpus file %s has no verdict in corpusVerdicts", name)
 		}
+		out[name] = raw
 	}
-	if len(out) < 15 {
-		t.Fatalf("only %d corpus buildinfos parse", len(out))
+	if len(out) != len(corpusVerdicts) {
+		t.Fatalf("the corpus has %d files, corpusVerdicts %d", len(out), len(corpusVerdicts))
+	}
+	return out
+}
+
+// corpus returns the corpus buildinfos that the log must accept.
+func corpus(t *testing.T) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	for name, text := range corpusTexts(t) {
+		if corpusVerdicts[name] == "" {
+			out[name] = text
+		}
 	}
 	return out
 }
@@ -78,9 +123,11 @@ func get(t *testing.T, url string) (int, []byte) {
 	return resp.StatusCode, b
 }
 
-// TestCorpusConcurrently submits the corpus re-signed by three rebuilders at
-// once, then reads the whole log back with torchwood's tlog-tiles client
-// and checks every entry against the checkpoint and its record.
+// TestCorpusConcurrently submits the whole corpus re-signed by three
+// rebuilders at once: the 18 Debian buildinfos are logged, the 7 others
+// refused, each for its reason. It then reads the whole log back with
+// torchwood's tlog-tiles client and checks every entry against the
+// checkpoint and its record.
 func TestCorpusConcurrently(t *testing.T) {
 	l := logtest.Start(t)
 	signers := []*pgptest.Signer{
@@ -96,41 +143,75 @@ func TestCorpusConcurrently(t *testing.T) {
 	type sub struct {
 		name   string
 		record []byte
+		reason string // why the log refuses it, "" if it logs it
 	}
-	var subs []sub
-	for name, text := range corpus(t) {
+	var subs, refused []sub
+	for name, text := range corpusTexts(t) {
 		for _, s := range signers {
-			subs = append(subs, sub{name + " by " + s.Fingerprint()[:8], s.ClearSign(t, text)})
+			sb := sub{name + " by " + s.Fingerprint()[:8], s.ClearSign(t, text), corpusVerdicts[name]}
+			if sb.reason == "" {
+				subs = append(subs, sb)
+			} else {
+				refused = append(refused, sb)
+			}
 		}
+	}
+	if len(subs) != 3*18 || len(refused) != 3*7 {
+		t.Fatalf("%d submissions to accept and %d to refuse, want %d and %d", len(subs), len(refused), 3*18, 3*7)
 	}
 	indices := make([]uint64, len(subs))
 	results := make([]rlog.Result, len(subs))
 	var wg sync.WaitGroup
-	errs := make(chan error, len(subs))
+	errs := make(chan error, len(subs)+len(refused))
+	send := func(s sub, want int) ([]byte, error) {
+		resp, err := http.Post(l.URL+"/add", "text/plain", bytes.NewReader(s.record))
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != want {
+			return nil, fmt.Errorf("%s: %s %s, want %d", s.name, resp.Status, b, want)
+		}
+		return b, nil
+	}
 	for i, s := range subs {
 		wg.Go(func() {
-			resp, err := http.Post(l.URL+"/add", "text/plain", bytes.NewReader(s.record))
+			b, err := send(s, http.StatusCreated)
+			if err == nil {
+				err = json.Unmarshal(b, &results[i])
+			}
 			if err != nil {
-				errs <- err
-				return
-			}
-			defer resp.Body.Close()
-			b, _ := io.ReadAll(resp.Body)
-			if resp.StatusCode != http.StatusCreated {
-				errs <- fmt.Errorf("%s: %s %s", s.name, resp.Status, b)
-				return
-			}
-			if err := json.Unmarshal(b, &results[i]); err != nil {
 				errs <- err
 				return
 			}
 			indices[i] = results[i].Index
 		})
 	}
+	// The files the log refuses, sent at the same time: each is refused
+	// for its reason, and leaves nothing behind.
+	for _, s := range refused {
+		wg.Go(func() {
+			b, err := send(s, http.StatusBadRequest)
+			if err != nil {
+				errs <- err
+				return
+			}
+			var e struct{ Error string }
+			if json.Unmarshal(b, &e) != nil || !strings.Contains(e.Error, s.reason) {
+				errs <- fmt.Errorf("%s: refused with %s, want %q", s.name, b, s.reason)
+			}
+		})
+	}
 	wg.Wait()
 	close(errs)
 	for err := range errs {
 		t.Fatal(err)
+	}
+	for _, s := range refused {
+		if code, _ := get(t, l.URL+"/record/"+sha(s.record)); code != http.StatusNotFound {
+			t.Errorf("%s: refused, and served (%d)", s.name, code)
+		}
 	}
 
 	// Each answer's checkpoint is signed by the log and covers its index.
@@ -240,5 +321,3 @@ func sha(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
 }
-
-var _ = strings.Contains

@@ -2,6 +2,7 @@ package log
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -32,6 +33,13 @@ func SetupDir(ctx context.Context, dir, origin string) (Config, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return Config{}, err
 	}
+	// A log that cannot write would answer every submission with an error,
+	// or worse, fail halfway: refuse to start instead, and say why.
+	for _, d := range []string{dir, filepath.Join(dir, TilesDir)} {
+		if err := checkWritable(d); err != nil {
+			return Config{}, err
+		}
+	}
 	signer, vkey, err := LoadOrCreateKey(dir, origin, DefaultOrigin())
 	if err != nil {
 		return Config{}, err
@@ -45,4 +53,20 @@ func SetupDir(ctx context.Context, dir, origin string) (Config, error) {
 		return Config{}, err
 	}
 	return Config{Signer: signer, VerifierKey: vkey, Driver: driver, Store: store}, nil
+}
+
+// checkWritable makes sure files can be created in dir, if it exists.
+func checkWritable(dir string) error {
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return nil // created later, in a directory checked already
+	}
+	f, err := os.CreateTemp(dir, ".probe-*")
+	if err == nil {
+		f.Close()
+		err = os.Remove(f.Name())
+	}
+	if err != nil {
+		return fmt.Errorf("data directory %s is not writable: %w", dir, err)
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package log
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"net/url"
@@ -55,23 +56,34 @@ func SetupAWS(ctx context.Context, dir, dsn string, b Bucket, origin string) (Co
 			return Config{}, fmt.Errorf("S3 endpoint %q: want an http:// or https:// URL", b.Endpoint)
 		}
 	}
+	db, err := openMySQLDB(dsn)
+	if err != nil {
+		return Config{}, err
+	}
+	cfg, err := setupAWS(ctx, dir, dsn, db, b, origin)
+	if err != nil {
+		db.Close()
+	}
+	return cfg, err
+}
+
+func setupAWS(ctx context.Context, dir, dsn string, db *sql.DB, b Bucket, origin string) (Config, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return Config{}, err
 	}
-	signer, vkey, err := LoadOrCreateKey(dir, origin, DefaultOrigin())
+	signer, vkey, err := loadOrCreateKey(dir, origin, DefaultOrigin(), func() (string, error) { return mysqlLog(ctx, db) })
 	if err != nil {
 		return Config{}, err
 	}
 	// Tessera's sequencer creates its own tables (SeqCoord, Seq, ...)
 	// beside the store's in the same database.
-	store, err := OpenMySQL(ctx, dsn)
+	store, err := openStore(ctx, db, mysqlDialect)
 	if err != nil {
 		return Config{}, err
 	}
 	// A database sequences one log into one bucket: refuse another
 	// bucket, or a database that held a log on Tessera's MySQL storage.
 	if err := store.SetMeta(ctx, "tiles", b.describe()); err != nil {
-		store.Close()
 		return Config{}, fmt.Errorf("MySQL database: %v", err)
 	}
 	tcfg := taws.Config{Bucket: b.Name, BucketPrefix: b.Prefix, DSN: dsn,
@@ -79,7 +91,6 @@ func SetupAWS(ctx context.Context, dir, dsn string, b Bucket, origin string) (Co
 	if b.Endpoint != "" || b.Region != "" || b.Credentials != nil {
 		sdk, err := awsconfig.LoadDefaultConfig(ctx)
 		if err != nil {
-			store.Close()
 			return Config{}, fmt.Errorf("AWS configuration: %v", err)
 		}
 		if b.Region != "" {
@@ -100,7 +111,6 @@ func SetupAWS(ctx context.Context, dir, dsn string, b Bucket, origin string) (Co
 	}
 	driver, err := taws.New(ctx, tcfg)
 	if err != nil {
-		store.Close()
 		return Config{}, fmt.Errorf("tessera AWS storage: %v", err)
 	}
 	return Config{Signer: signer, VerifierKey: vkey, Driver: driver, Store: store,

@@ -85,7 +85,7 @@ func setupMySQL(ctx context.Context, dir string, db *sql.DB, origin string) (Con
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return Config{}, err
 	}
-	signer, vkey, err := LoadOrCreateKey(dir, origin, DefaultOrigin())
+	signer, vkey, err := loadOrCreateKey(dir, origin, DefaultOrigin(), func() (string, error) { return mysqlLog(ctx, db) })
 	if err != nil {
 		return Config{}, err
 	}
@@ -109,6 +109,20 @@ func setupMySQL(ctx context.Context, dir string, db *sql.DB, origin string) (Con
 	}
 	return Config{Signer: signer, VerifierKey: vkey, Driver: driver, Store: store,
 		CheckpointInterval: MySQLMinCheckpointInterval}, nil
+}
+
+// mysqlLog names the log the database holds, "" when it holds none.
+func mysqlLog(ctx context.Context, db *sql.DB) (string, error) {
+	var origin string
+	err := db.QueryRowContext(ctx, `SELECT value FROM meta WHERE name = 'origin'`).Scan(&origin)
+	var me *mysql.MySQLError
+	switch {
+	case errors.Is(err, sql.ErrNoRows), errors.As(err, &me) && me.Number == 1146: // no such table
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("MySQL database: %w", err)
+	}
+	return fmt.Sprintf("the MySQL database (the log %q)", origin), nil
 }
 
 // openMySQLDB opens the database dsn names, with a bounded pool.

@@ -36,6 +36,8 @@ var sqliteDialect = dialect{
 	schema: []string{
 		`CREATE TABLE IF NOT EXISTS records (sha256 TEXT PRIMARY KEY, body BLOB NOT NULL, idx INTEGER, created INTEGER NOT NULL)`,
 		`CREATE INDEX IF NOT EXISTS records_pending ON records (idx)`,
+		`CREATE TABLE IF NOT EXISTS record_identities (identity TEXT PRIMARY KEY, sha256 TEXT NOT NULL)`,
+		`CREATE INDEX IF NOT EXISTS record_identities_sha256 ON record_identities (sha256)`,
 		`CREATE TABLE IF NOT EXISTS rebuilder_keys (fingerprint TEXT PRIMARY KEY, armored BLOB NOT NULL, created INTEGER NOT NULL)`,
 		`CREATE TABLE IF NOT EXISTS binaries (package TEXT NOT NULL, version TEXT NOT NULL, arch TEXT NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (package, version, arch, idx))`,
 		`CREATE TABLE IF NOT EXISTS sources (source TEXT NOT NULL, version TEXT NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (source, version, idx))`,
@@ -54,6 +56,7 @@ var mysqlDialect = dialect{
 	forUpdate:    " FOR UPDATE",
 	schema: []string{
 		`CREATE TABLE IF NOT EXISTS records (sha256 VARBINARY(64) PRIMARY KEY, body MEDIUMBLOB NOT NULL, idx BIGINT, created BIGINT NOT NULL, INDEX records_pending (idx))`,
+		`CREATE TABLE IF NOT EXISTS record_identities (identity VARBINARY(64) PRIMARY KEY, sha256 VARBINARY(64) NOT NULL, INDEX record_identities_sha256 (sha256))`,
 		`CREATE TABLE IF NOT EXISTS rebuilder_keys (fingerprint VARBINARY(64) PRIMARY KEY, armored MEDIUMBLOB NOT NULL, created BIGINT NOT NULL)`,
 		`CREATE TABLE IF NOT EXISTS binaries (package VARBINARY(255) NOT NULL, version VARBINARY(255) NOT NULL, arch VARBINARY(255) NOT NULL, idx BIGINT NOT NULL, PRIMARY KEY (package, version, arch, idx))`,
 		`CREATE TABLE IF NOT EXISTS sources (source VARBINARY(1500) NOT NULL, version VARBINARY(1500) NOT NULL, idx BIGINT NOT NULL, PRIMARY KEY (source, version, idx))`,
@@ -132,44 +135,98 @@ func (s *Store) RecordIndex(ctx context.Context, sha string) (int64, error) {
 	return n.Int64, nil
 }
 
-// AddPending stores a record with no index yet. It reports false when the
-// store already holds the record.
-func (s *Store) AddPending(ctx context.Context, sha string, body []byte) (bool, error) {
-	var added bool
-	err := s.batch.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.dialect.insertIgnore+` records (sha256, body, idx, created) VALUES (?, ?, NULL, ?)`,
-			sha, body, time.Now().UnixMilli())
+// RecordByIdentity returns the SHA-256 of the stored record with the
+// identity (see recordIdentity), logged or pending.
+func (s *Store) RecordByIdentity(ctx context.Context, identity string) (string, error) {
+	var sha string
+	err := s.db.QueryRowContext(ctx, `SELECT sha256 FROM record_identities WHERE identity = ?`, identity).Scan(&sha)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", ErrNotFound
+	}
+	return sha, err
+}
+
+// AddPending stores a record with no index yet, unless the store holds a
+// record with the same identity: these bytes, or another encoding of the
+// same signature. It returns the SHA-256 of the record that holds the
+// identity now (sha itself when it was added), and whether it added it.
+func (s *Store) AddPending(ctx context.Context, identity, sha string, body []byte) (holder string, added bool, err error) {
+	err = s.batch.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.dialect.insertIgnore+` record_identities (identity, sha256) VALUES (?, ?)`, identity, sha)
 		if err != nil {
 			return err
 		}
 		n, err := res.RowsAffected()
-		added = n == 1
+		if err != nil {
+			return err
+		}
+		if added = n == 1; !added {
+			// A locking read: it sees the row another front end committed
+			// since this transaction began.
+			return tx.QueryRowContext(ctx, `SELECT sha256 FROM record_identities WHERE identity = ?`+s.dialect.forUpdate, identity).Scan(&holder)
+		}
+		holder = sha
+		_, err = tx.ExecContext(ctx, s.dialect.insertIgnore+` records (sha256, body, idx, created) VALUES (?, ?, NULL, ?)`,
+			sha, body, time.Now().UnixMilli())
 		return err
 	})
-	return added, err
+	return holder, added, err
 }
 
-// DropPending removes a record that was never logged.
+// DropPending removes a record that was never logged, and its identity.
 func (s *Store) DropPending(ctx context.Context, sha string) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM records WHERE sha256 = ? AND idx IS NULL`, sha)
+	_, err := s.dropPending(ctx, `SELECT sha256 FROM records WHERE sha256 = ? AND idx IS NULL`, sha)
 	return err
 }
 
-// DropStalePending removes pending records created before t: records whose
-// submission never completed.
+// DropStalePending removes pending records created before t, and their
+// identities: records whose submission never completed.
 func (s *Store) DropStalePending(ctx context.Context, before time.Time) (int64, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM records WHERE idx IS NULL AND created < ?`, before.UnixMilli())
+	return s.dropPending(ctx, `SELECT sha256 FROM records WHERE idx IS NULL AND created < ?`, before.UnixMilli())
+}
+
+// dropPending removes the pending records that query selects, each with
+// its identity, in one transaction that locks them: a record that another
+// front end logs meanwhile is not removed.
+func (s *Store) dropPending(ctx context.Context, query string, args ...any) (int64, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, err
 	}
-	return res.RowsAffected()
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, query+s.dialect.forUpdate, args...)
+	if err != nil {
+		return 0, err
+	}
+	var shas []string
+	for rows.Next() {
+		var sha string
+		if err := rows.Scan(&sha); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		shas = append(shas, sha)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	for _, sha := range shas {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM record_identities WHERE sha256 = ?`, sha); err != nil {
+			return 0, err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM records WHERE sha256 = ? AND idx IS NULL`, sha); err != nil {
+			return 0, err
+		}
+	}
+	return int64(len(shas)), tx.Commit()
 }
 
 // SetRecordIndex records where the record's statement is in the log. If
 // the pending record is gone (another front end's clean-up took it for an
-// interrupted submission), it is stored again: a logged record is never
-// missing from the store.
-func (s *Store) SetRecordIndex(ctx context.Context, sha string, body []byte, idx int64) error {
+// interrupted submission), it is stored again with its identity: a logged
+// record is never missing from the store.
+func (s *Store) SetRecordIndex(ctx context.Context, identity, sha string, body []byte, idx int64) error {
 	return s.batch.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE records SET idx = ? WHERE sha256 = ? AND idx IS NULL`, idx, sha)
 		if err != nil {
@@ -178,10 +235,29 @@ func (s *Store) SetRecordIndex(ctx context.Context, sha string, body []byte, idx
 		if n, err := res.RowsAffected(); err != nil || n == 1 {
 			return err
 		}
+		if _, err := tx.ExecContext(ctx, s.dialect.insertIgnore+` record_identities (identity, sha256) VALUES (?, ?)`, identity, sha); err != nil {
+			return err
+		}
 		_, err = tx.ExecContext(ctx, s.dialect.insertIgnore+` records (sha256, body, idx, created) VALUES (?, ?, ?, ?)`,
 			sha, body, idx, time.Now().UnixMilli())
 		return err
 	})
+}
+
+// AddIdentities records the identities of logged records, identity to
+// SHA-256, skipping those it holds.
+func (s *Store) AddIdentities(ctx context.Context, ids map[string]string) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for id, sha := range ids {
+		if _, err := tx.ExecContext(ctx, s.dialect.insertIgnore+` record_identities (identity, sha256) VALUES (?, ?)`, id, sha); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }
 
 // Meta reads a named value; "" when unset.

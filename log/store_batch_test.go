@@ -32,9 +32,11 @@ func TestConcurrentWrites(t *testing.T) {
 			sha = fmt.Sprintf("%064x", 7) // the same record again
 		}
 		wg.Go(func() {
-			a, err := s.AddPending(ctx, sha, []byte(sha))
+			holder, a, err := s.AddPending(ctx, "id"+sha, sha, []byte(sha))
 			if err == nil && a {
-				err = s.SetRecordIndex(ctx, sha, []byte(sha), int64(i))
+				err = s.SetRecordIndex(ctx, "id"+sha, sha, []byte(sha), int64(i))
+			} else if err == nil && holder != sha {
+				err = fmt.Errorf("record %s is held by %s", sha, holder)
 			}
 			if err != nil {
 				errs <- err
@@ -109,14 +111,14 @@ func TestBatchIsolation(t *testing.T) {
 	}
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, err := s.AddPending(cancelled, "c", []byte("c")); !errors.Is(err, context.Canceled) {
+	if _, _, err := s.AddPending(cancelled, "c", "c", []byte("c")); !errors.Is(err, context.Canceled) {
 		t.Errorf("a cancelled write: %v", err)
 	}
 	if _, err := s.RecordIndex(ctx, "c"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("a cancelled write was made: %v", err)
 	}
 	s.Close()
-	if _, err := s.AddPending(ctx, "d", []byte("d")); !errors.Is(err, errStoreClosed) {
+	if _, _, err := s.AddPending(ctx, "d", "d", []byte("d")); !errors.Is(err, errStoreClosed) {
 		t.Errorf("a write after Close: %v", err)
 	}
 }

@@ -116,19 +116,29 @@ func (s *Store) indices(ctx context.Context, q string, args ...any) ([]uint64, e
 	return out, rows.Err()
 }
 
-// AddKey stores a rebuilder's armored key; it reports whether it was new.
-// A known fingerprint gets the newer armored form.
+// AddKey stores a rebuilder's armored key if its fingerprint is new; it
+// reports whether it was. A known key is left as it is: ReplaceKey
+// updates it.
 func (s *Store) AddKey(ctx context.Context, fingerprint string, armored []byte) (bool, error) {
 	res, err := s.db.ExecContext(ctx, s.dialect.insertIgnore+` rebuilder_keys (fingerprint, armored, created) VALUES (?, ?, ?)`,
 		fingerprint, armored, time.Now().Unix())
 	if err != nil {
 		return false, err
 	}
-	if n, err := res.RowsAffected(); err != nil || n == 1 {
-		return n == 1, err
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// ReplaceKey replaces the stored copy of a key with another, if the stored
+// copy is still old. It reports whether it replaced it: false means that
+// another writer changed it first.
+func (s *Store) ReplaceKey(ctx context.Context, fingerprint string, old, armored []byte) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE rebuilder_keys SET armored = ? WHERE fingerprint = ? AND armored = ?`, armored, fingerprint, old)
+	if err != nil {
+		return false, err
 	}
-	_, err = s.db.ExecContext(ctx, `UPDATE rebuilder_keys SET armored = ? WHERE fingerprint = ?`, armored, fingerprint)
-	return false, err
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
 
 // Key returns a rebuilder's armored key.

@@ -2,8 +2,6 @@ package log
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -42,22 +40,46 @@ func refuse(status int, err error, format string, args ...any) *Error {
 }
 
 // Submit verifies a record, logs its statement and waits until a published
-// checkpoint covers it. Resubmitting a logged record answers its index.
+// checkpoint covers it. A record the log holds already, in these bytes or
+// in another encoding of the same signature (see recordIdentity), is
+// answered with its index and does not count against the builder's rate.
 func (s *Server) Submit(ctx context.Context, record []byte) (*Result, error) {
-	st, err := s.Verify(ctx, record)
+	c, err := s.check(ctx, record)
 	if err != nil {
 		return nil, err
 	}
-	if ok, wait := s.limit.allow(st.Builder); !ok {
-		return nil, &Error{Status: http.StatusTooManyRequests, RetryAfter: max(wait, time.Second),
-			Msg: fmt.Sprintf("builder %s is submitting too fast: retry later", st.Builder)}
+	holder, err := s.store.RecordByIdentity(ctx, c.identity)
+	switch {
+	case err == nil:
+		return s.existing(ctx, holder, c)
+	case !errors.Is(err, ErrNotFound):
+		return nil, s.internal("reading the record", err)
 	}
-	return s.inflight.do(ctx, st.Record, func(ctx context.Context) (*Result, error) { return s.submit(ctx, record, st) })
+	if ok, wait := s.limit.allow(c.st.Builder); !ok {
+		return nil, &Error{Status: http.StatusTooManyRequests, RetryAfter: max(wait, time.Second),
+			Msg: fmt.Sprintf("builder %s is submitting too fast: retry later", c.st.Builder)}
+	}
+	return s.inflight.do(ctx, c.st.Record, func(ctx context.Context) (*Result, error) { return s.submit(ctx, record, c) })
+}
+
+// checked is a verified record.
+type checked struct {
+	st       *statement.Statement
+	b        *buildinfo.Buildinfo
+	identity string
 }
 
 // Verify checks a record as Submit does, without logging it, and returns
 // its statement.
 func (s *Server) Verify(ctx context.Context, record []byte) (*statement.Statement, error) {
+	c, err := s.check(ctx, record)
+	if err != nil {
+		return nil, err
+	}
+	return c.st, nil
+}
+
+func (s *Server) check(ctx context.Context, record []byte) (*checked, error) {
 	if int64(len(record)) > s.cfg.MaxRecordSize {
 		return nil, refuse(http.StatusRequestEntityTooLarge, nil, "record larger than %d bytes", s.cfg.MaxRecordSize)
 	}
@@ -80,13 +102,20 @@ func (s *Server) Verify(ctx context.Context, record []byte) (*statement.Statemen
 	if err != nil {
 		return nil, refuse(http.StatusBadRequest, err, "%v", err)
 	}
-	return st, nil
+	id, err := recordIdentity(key.Fingerprint(), signed)
+	if err != nil {
+		return nil, refuse(http.StatusBadRequest, err, "%v", err)
+	}
+	return &checked{st: st, b: b, identity: id}, nil
 }
 
 // signer finds the registered key that made the signature and verifies it
 // now: a key expired or revoked at submission time is refused.
 func (s *Server) signer(ctx context.Context, signed *pgp.Signed) (*pgp.Key, error) {
 	candidates := s.keys.candidates(ctx, signed)
+	if fpr, ok := s.keys.revokedIssuer(signed.IssuerKeyID); len(candidates) == 0 && ok {
+		return nil, refuse(http.StatusForbidden, pgp.ErrKeyRevoked, "signed by key %s, which is revoked: the log refuses its signatures", fpr)
+	}
 	if len(candidates) == 0 {
 		issuer := fmt.Sprintf("key ID %016X", signed.IssuerKeyID)
 		if signed.IssuerFingerprint != nil {
@@ -108,19 +137,27 @@ func (s *Server) signer(ctx context.Context, signed *pgp.Signed) (*pgp.Key, erro
 	return nil, refuse(http.StatusForbidden, err, "%v", err)
 }
 
-func (s *Server) submit(ctx context.Context, record []byte, st *statement.Statement) (*Result, error) {
-	entry := st.Marshal()
-	sum := sha256.Sum256(record)
-	sha := hex.EncodeToString(sum[:])
+func (s *Server) submit(ctx context.Context, record []byte, c *checked) (*Result, error) {
+	// Tessera's POSIX and MySQL drivers do not push back: the log bounds
+	// the submissions in progress itself, before storing anything.
+	if s.pending.Add(1) > int64(s.cfg.MaxPending) {
+		s.pending.Add(-1)
+		return nil, &Error{Status: http.StatusServiceUnavailable, RetryAfter: time.Second,
+			Msg: fmt.Sprintf("the log is busy (%d submissions in progress): retry later", s.cfg.MaxPending)}
+	}
+	defer s.pending.Add(-1)
+	entry := c.st.Marshal()
+	sha := c.st.Record
 
 	// Step 2: store the record durably, marked pending. If the store holds
-	// it already, this is a resubmission: answer the existing index.
-	added, err := s.store.AddPending(ctx, sha, record)
+	// it already, or another encoding of it, this is a resubmission:
+	// answer the existing index.
+	holder, added, err := s.store.AddPending(ctx, c.identity, sha, record)
 	if err != nil {
 		return nil, s.internal("storing the record", err)
 	}
 	if !added {
-		return s.existing(ctx, sha, entry)
+		return s.existing(ctx, holder, c)
 	}
 	// Step 3: append the statement; Tessera assigns the index durably.
 	idx, err := s.appender.Add(ctx, tessera.NewEntry(entry))()
@@ -134,7 +171,7 @@ func (s *Server) submit(ctx context.Context, record []byte, st *statement.Statem
 		}
 		return nil, s.internal("appending the statement", err)
 	}
-	if err := s.store.SetRecordIndex(ctx, sha, record, int64(idx.Index)); err != nil {
+	if err := s.store.SetRecordIndex(ctx, c.identity, sha, record, int64(idx.Index)); err != nil {
 		// The statement is logged but the record's row could not be
 		// written: do not acknowledge. The client retries, and the
 		// resubmission finds the pending row, which the indexer completes.
@@ -143,11 +180,14 @@ func (s *Server) submit(ctx context.Context, record []byte, st *statement.Statem
 	return s.await(ctx, idx.Index, entry, false)
 }
 
-// existing answers a resubmission once the first submission's entry is
-// published.
-func (s *Server) existing(ctx context.Context, sha string, entry []byte) (*Result, error) {
+// existing answers a resubmission once the entry of holder, the record
+// with the same identity, is published. Its statement is the one derived
+// from holder's bytes: the submitted record's, but for the record's hash
+// and size when holder is another encoding of it.
+func (s *Server) existing(ctx context.Context, holder string, c *checked) (*Result, error) {
+	entry := c.st.Marshal()
 	for {
-		idx, err := s.store.RecordIndex(ctx, sha)
+		idx, err := s.store.RecordIndex(ctx, holder)
 		switch {
 		case errors.Is(err, ErrNotFound):
 			// The first submission failed and was removed: try again.
@@ -156,6 +196,17 @@ func (s *Server) existing(ctx context.Context, sha string, entry []byte) (*Resul
 		case err != nil:
 			return nil, s.internal("reading the record", err)
 		case idx >= 0:
+			if holder != c.st.Record {
+				body, _, err := s.store.Record(ctx, holder)
+				if err != nil {
+					return nil, s.internal("reading the record", err)
+				}
+				st, err := statement.Derive(c.b, c.st.Builder, body)
+				if err != nil {
+					return nil, s.internal("deriving the logged statement", err)
+				}
+				entry = st.Marshal()
+			}
 			return s.await(ctx, uint64(idx), entry, true)
 		}
 		// Another front end is logging it right now.
@@ -170,11 +221,14 @@ func (s *Server) existing(ctx context.Context, sha string, entry []byte) (*Resul
 // await waits until a published checkpoint and the lookup index cover idx.
 func (s *Server) await(ctx context.Context, idx uint64, entry []byte, dup bool) (*Result, error) {
 	_, cp, err := s.awaiter.Await(ctx, func() (tessera.Index, error) { return tessera.Index{Index: idx}, nil })
-	if err != nil {
-		return nil, s.internal("waiting for the checkpoint", err)
+	if err == nil {
+		err = s.indexer.waitFor(ctx, idx+1)
 	}
-	if err := s.indexer.waitFor(ctx, idx+1); err != nil {
-		return nil, s.internal("waiting for the index", err)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return nil, ctx.Err() // the caller stopped waiting: the entry is logged all the same
+	case err != nil:
+		return nil, s.internal("waiting for the checkpoint and the index", err)
 	}
 	return &Result{Index: idx, Statement: string(entry), Checkpoint: string(cp), Duplicate: dup}, nil
 }

@@ -95,9 +95,10 @@ type Signed struct {
 // OpenPGP leaves some bytes of a record outside the signature: trailing
 // spaces and tabs of text lines, optional dash escapes ("- From"), the Hash
 // header, the signature armor headers and checksum, and the signature's
-// unhashed subpackets. Two different records can therefore carry the same
-// Text, issuer and valid signature; a caller that must not count the same
-// statement twice should compare issuer and Text, not record bytes.
+// unhashed subpackets, and the encoding of the signature values. Two
+// different records can therefore carry the same valid signature of the
+// same Text; a caller that must not count one signature twice compares
+// the signer and Signed.Digest, not record bytes.
 func ParseClearsigned(record []byte) (*Signed, error) {
 	if len(record) > MaxRecordSize {
 		return nil, malformed("record larger than %d bytes", MaxRecordSize)

@@ -103,6 +103,33 @@ func (s *Signed) Verify(key *Key, at time.Time) error {
 	return nil
 }
 
+// Digest returns what the signature signs: the digest, with the algorithm
+// in s.Hash, of the signed text followed by the signature's hashed data
+// (its type, algorithms, creation time, issuer and other hashed
+// subpackets; for a v6 signature, its salt first). A signature is a
+// signature of this digest, so the changes a third party can make to a
+// record without breaking its signature leave it as it is: the armor and
+// its headers and checksum, trailing spaces, dash escapes, the Hash
+// header, unhashed subpackets, another encoding of the same signature
+// values (such as ECDSA's s and n-s). Two records with the same Hash and
+// Digest whose signatures verify with the same key are one signature of
+// one text, however they are encoded.
+func (s *Signed) Digest() ([]byte, error) {
+	if s == nil || len(s.sig) == 0 {
+		return nil, malformed("signature was not parsed by ParseClearsigned")
+	}
+	sig, err := readSignature(s.sig)
+	if err != nil {
+		return nil, err
+	}
+	h, err := s.textHash(sig)
+	if err != nil {
+		return nil, malformed("signature digest: %v", err)
+	}
+	h.Write(sig.HashSuffix)
+	return h.Sum(nil), nil
+}
+
 // textHash returns sig's hash with the canonical text written into it.
 func (s *Signed) textHash(sig *packet.Signature) (hash.Hash, error) {
 	h, err := sig.PrepareVerify()

@@ -38,7 +38,8 @@ type ack struct {
 
 // TestCrash kills the server with SIGKILL at random moments while clients
 // submit, twenty times, restarting it each time. Every acknowledged entry
-// must be in the log at its index with its record and found by a lookup;
+// must be in the log at its index, be the statement of the very record
+// submitted, which the log serves byte for byte, and be found by a lookup;
 // every checkpoint the log ever published, in an answer or at
 // /checkpoint, must be a prefix of the final tree (it never went back nor
 // forked); no record is logged twice, none is served without being
@@ -199,7 +200,16 @@ func TestCrash(t *testing.T) {
 			t.Errorf("acknowledged index %d is not the acknowledged statement", a.index)
 			continue
 		}
-		st, _ := statement.Parse(entries[a.index])
+		// The acknowledgement is of this very record: its statement names
+		// the record's hash, and the log serves exactly its bytes.
+		st, err := statement.Parse(entries[a.index])
+		if err != nil || st.Record != sha256Hex(a.record) {
+			t.Errorf("acknowledged index %d holds the statement of another record (%v)", a.index, err)
+			continue
+		}
+		if code, rec := getFrom(srv.URL + "/record/" + st.Record); code != http.StatusOK || !bytes.Equal(rec, a.record) {
+			t.Errorf("acknowledged index %d: /record serves %d bytes (%d), not the record submitted", a.index, len(rec), code)
+		}
 		_, body := getFrom(srv.URL + "/lookup?source=rbtest&version=" + url.QueryEscape(st.Version) +
 			"&tree_size=" + fmt.Sprint(len(entries)))
 		var found struct{ Indices []uint64 }

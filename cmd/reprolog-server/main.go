@@ -4,6 +4,7 @@
 //
 //	reprolog-server [--data DIR] [--listen ADDR] [--origin NAME]
 //	                [--submitters KEYRING] [--witness-policy FILE]
+//	                [--max-pending N] [--failure-rate R] [--failure-burst N]
 //	                [--mysql DSN [--s3-bucket NAME [--s3-endpoint URL]]]
 //
 // On first start it creates the log's checkpoint key in DIR, writes its
@@ -55,8 +56,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		witnesses  = fs.String("witness-policy", "", "C2SP tlog-policy file: witnesses that must cosign each checkpoint")
 		interval   = fs.Duration("checkpoint-interval", time.Second, "how often to publish a checkpoint")
 		maxRecord  = fs.Int64("max-record-size", rlog.DefaultMaxRecordSize, "largest record accepted, in bytes")
+		maxPending = fs.Uint("max-pending", rlog.DefaultMaxPending, "submissions in progress (not yet in a published checkpoint) beyond which the log answers 503")
 		rateLimit  = fs.Float64("rate-limit", 50, "submissions per second each builder may sustain (0: unlimited)")
 		burst      = fs.Int("burst", 500, "submissions each builder may send at once")
+		failRate   = fs.Float64("failure-rate", 1, "refused submissions and key registrations per second each client address may sustain (0: unlimited)")
+		failBurst  = fs.Int("failure-burst", 100, "refused submissions and key registrations each client address may make at once")
 		readHeader = fs.Duration("read-header-timeout", 10*time.Second, "how long a client may take to send a request's headers")
 		readAll    = fs.Duration("read-timeout", 30*time.Second, "how long a client may take to send a whole request, body included")
 		mysqlDSN   = fs.String("mysql", os.Getenv("REPROLOG_MYSQL_DSN"),
@@ -73,6 +77,33 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	if *maxPending == 0 {
+		return errors.New("--max-pending must be at least 1")
+	}
+	// The operator's files are read before anything is created, so that a
+	// mistake in one leaves no data directory behind.
+	var allowed []*pgp.Key
+	if *submitters != "" {
+		raw, err := os.ReadFile(*submitters)
+		if err != nil {
+			return fmt.Errorf("--submitters: %v", err)
+		}
+		if allowed, err = pgp.ParseKeyring(raw, time.Now()); err != nil {
+			return fmt.Errorf("--submitters %s: %v", *submitters, err)
+		}
+	}
+	var group *tessera.WitnessGroup
+	if *witnesses != "" {
+		raw, err := os.ReadFile(*witnesses)
+		if err != nil {
+			return fmt.Errorf("--witness-policy: %v", err)
+		}
+		g, err := tessera.NewWitnessGroupFromPolicy(raw)
+		if err != nil {
+			return fmt.Errorf("--witness-policy %s: %v", *witnesses, err)
+		}
+		group = &g
+	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	cfg, err := setup(ctx, *dir, *mysqlDSN, bucket, *origin, *interval)
 	if err != nil {
@@ -81,27 +112,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg.Logger = logger
 	cfg.CheckpointInterval = *interval
 	cfg.MaxRecordSize = *maxRecord
+	cfg.MaxPending = *maxPending
 	cfg.RatePerBuilder, cfg.BurstPerBuilder = *rateLimit, *burst
-	if *submitters != "" {
-		raw, err := os.ReadFile(*submitters)
-		if err != nil {
-			return err
-		}
-		if cfg.Submitters, err = pgp.ParseKeyring(raw, time.Now()); err != nil {
-			return fmt.Errorf("%s: %v", *submitters, err)
-		}
-	}
-	if *witnesses != "" {
-		raw, err := os.ReadFile(*witnesses)
-		if err != nil {
-			return err
-		}
-		g, err := tessera.NewWitnessGroupFromPolicy(raw)
-		if err != nil {
-			return fmt.Errorf("%s: %v", *witnesses, err)
-		}
-		cfg.Witnesses = &g
-	}
+	cfg.FailureRatePerClient, cfg.FailureBurstPerClient = *failRate, *failBurst
+	cfg.Submitters = allowed
+	cfg.Witnesses = group
 	s, err := rlog.New(ctx, cfg)
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"net/url"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/reprolog/reprolog/internal/testbin"
+	"github.com/reprolog/reprolog/log/logtest"
 	"github.com/reprolog/reprolog/pgp/pgptest"
 )
 
@@ -48,6 +50,14 @@ func TestServerAndSubmit(t *testing.T) {
 	if code != 0 || out != "0 "+good+"\n" {
 		t.Fatalf("resubmit: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
+	// Another encoding of the same signature: the index of the logged
+	// record, which the client checks carries the same signature.
+	goodRecord, _ := os.ReadFile(good)
+	variant := write(t, work, "variant.asc", pgptest.Variants(t, goodRecord)["armor headers"])
+	out, errOut, code = testbin.Run(t, reprolog, "submit", "--log", srv.URL, variant)
+	if code != 0 || out != "0 "+variant+"\n" || !strings.Contains(errOut, "logged before as record "+sha256Hex(goodRecord)) {
+		t.Fatalf("another encoding: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
 	// A rejected file among good ones: its reason, and exit 1.
 	out, errOut, code = testbin.Run(t, reprolog, "submit", "--log", srv.URL, unsigned, good, other)
 	if code != 1 || out != "0 "+good+"\n" {
@@ -63,6 +73,31 @@ func TestServerAndSubmit(t *testing.T) {
 	}
 	if _, _, code := testbin.Run(t, reprolog, "submit", good); code != 2 {
 		t.Errorf("submit without --log: exit %d, want 2", code)
+	}
+}
+
+// TestLargeRecordSubmit: reprolog submit logs a record of more than 1 MiB
+// through the real server, which serves it back byte for byte.
+func TestLargeRecordSubmit(t *testing.T) {
+	srv := testbin.StartServer(t, t.TempDir())
+	work := t.TempDir()
+	signer := pgptest.NewSigner(t, "rebuilder")
+	keyFile := write(t, work, "rebuilder.asc", signer.PublicArmored())
+	text, err := os.ReadFile("../../buildinfo/testdata/gen_local_rbtest_0.1_amd64.build1.buildinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	record := signer.ClearSign(t, logtest.LargeBuildinfo(text, 1100<<10))
+	if len(record) < 1100<<10 {
+		t.Fatalf("the record has only %d bytes", len(record))
+	}
+	file := write(t, work, "large.buildinfo.asc", record)
+	out, errOut, code := testbin.Run(t, testbin.Build(t, "reprolog"), "submit", "--log", srv.URL, "--key", keyFile, file)
+	if code != 0 || out != "0 "+file+"\n" {
+		t.Fatalf("submit: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if code, served := getFrom(srv.URL + "/record/" + sha256Hex(record)); code != 200 || !bytes.Equal(served, record) {
+		t.Errorf("GET /record: %d, %d bytes of %d", code, len(served), len(record))
 	}
 }
 

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/reprolog/reprolog/buildinfo"
+	"github.com/reprolog/reprolog/pgp"
 	"github.com/reprolog/reprolog/statement"
 )
 
@@ -71,10 +73,14 @@ func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			status = 1
 			continue
 		}
-		if err := checkAck(record, res.Index, res.Statement, res.Checkpoint); err != nil {
+		logged, err := c.checkAck(ctx, record, res.Index, res.Statement, res.Checkpoint)
+		if err != nil {
 			fmt.Fprintf(stderr, "%s: not acknowledged: %v\n", file, err)
 			status = 1
 			continue
+		}
+		if logged != recordSHA256(record) {
+			fmt.Fprintf(stderr, "%s: logged before as record %s, the same signature encoded differently\n", file, logged)
 		}
 		fmt.Fprintf(stdout, "%d %s\n", *res.Index, file)
 	}
@@ -128,19 +134,73 @@ func (c *logClient) post(ctx context.Context, path string, body []byte, v any) e
 	}
 }
 
+// get fetches a record the log serves.
+func (c *logClient) get(ctx context.Context, path string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, errors.New(resp.Status)
+	}
+	return io.ReadAll(io.LimitReader(resp.Body, pgp.MaxRecordSize+1))
+}
+
 // checkAck checks that a log's answer to POST /add acknowledges this
 // record: it names an index, a checkpoint, and a statement of the record.
-func checkAck(record []byte, index *uint64, entry, checkpoint string) error {
+// A log that holds the same signature of the same text in another
+// encoding (other armor, whitespace or unhashed data) answers with the
+// statement of the record it holds: that record, fetched from the log,
+// must then carry the same signature and derive that statement. It
+// returns the SHA-256 of the logged record.
+func (c *logClient) checkAck(ctx context.Context, record []byte, index *uint64, entry, checkpoint string) (string, error) {
 	if index == nil || entry == "" || checkpoint == "" {
-		return errors.New("the log's answer lacks the index, statement or checkpoint of an acknowledgement")
+		return "", errors.New("the log's answer lacks the index, statement or checkpoint of an acknowledgement")
 	}
 	st, err := statement.Parse([]byte(entry))
 	if err != nil {
-		return fmt.Errorf("the log acknowledged with a malformed statement: %w", err)
+		return "", fmt.Errorf("the log acknowledged with a malformed statement: %w", err)
 	}
-	sum := sha256.Sum256(record)
-	if st.Record != hex.EncodeToString(sum[:]) {
-		return errors.New("the log acknowledged a statement of another record")
+	if st.Record == recordSHA256(record) {
+		return st.Record, nil
 	}
-	return nil
+	other, err := c.get(ctx, "/record/"+st.Record)
+	if err != nil || recordSHA256(other) != st.Record || !sameSignature(record, other, st.Builder, entry) {
+		return "", errors.New("the log acknowledged a statement of another record")
+	}
+	return st.Record, nil
+}
+
+// sameSignature reports whether two records carry the same signature of
+// the same text, and other derives entry with builder.
+func sameSignature(record, other []byte, builder, entry string) bool {
+	a, err := pgp.ParseClearsigned(record)
+	if err != nil {
+		return false
+	}
+	b, err := pgp.ParseClearsigned(other)
+	if err != nil {
+		return false
+	}
+	da, errA := a.Digest()
+	db, errB := b.Digest()
+	if errA != nil || errB != nil || a.Hash != b.Hash || a.IssuerKeyID != b.IssuerKeyID || !bytes.Equal(da, db) {
+		return false
+	}
+	bi, err := buildinfo.Parse(b.Text)
+	if err != nil {
+		return false
+	}
+	st, err := statement.Derive(bi, builder, other)
+	return err == nil && string(st.Marshal()) == entry
+}
+
+func recordSHA256(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }

@@ -10,6 +10,19 @@ import (
 
 // Write replaces path with data, with the given mode.
 func Write(path string, data []byte, mode os.FileMode) error {
+	return write(path, data, mode, os.Rename)
+}
+
+// WriteNew creates path with data, with the given mode, as Write does,
+// and fails with an error wrapping fs.ErrExist if path exists: it never
+// replaces a file.
+func WriteNew(path string, data []byte, mode os.FileMode) error {
+	return write(path, data, mode, os.Link)
+}
+
+// write writes data to a temporary file, syncs it, and puts it in place
+// with place (rename or link).
+func write(path string, data []byte, mode os.FileMode, place func(old, new string) error) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
 	if err != nil {
@@ -27,10 +40,10 @@ func Write(path string, data []byte, mode os.FileMode) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, path)
+		err = place(tmp, path)
 	}
+	os.Remove(tmp) // left after a link or a failure; gone after a rename
 	if err != nil {
-		os.Remove(tmp)
 		return err
 	}
 	return SyncDir(dir)

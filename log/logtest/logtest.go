@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,6 +93,18 @@ func (l *Log) Stop() {
 	l.srv.Shutdown(ctx)
 	l.Server.Close(ctx)
 	l.srv = nil
+}
+
+// LargeBuildinfo returns the buildinfo text with extra Installed-Build-Depends
+// entries, so that it is at least size bytes: a large, valid record to
+// sign, as a build with a huge dependency closure gives.
+func LargeBuildinfo(text []byte, size int) []byte {
+	var deps strings.Builder
+	deps.WriteString("Installed-Build-Depends:\n")
+	for i := 0; len(text)+deps.Len() < size; i++ {
+		fmt.Fprintf(&deps, " reprolog-large-test-dependency-%06d (= 1.0.%d-1),\n", i, i)
+	}
+	return bytes.Replace(text, []byte("Installed-Build-Depends:\n"), []byte(deps.String()), 1)
 }
 
 // Register registers an armored public key.

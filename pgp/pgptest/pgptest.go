@@ -35,6 +35,7 @@ type options struct {
 	created time.Time
 	subkey  bool
 	v6      bool
+	ecdsa   bool
 }
 
 // Option changes the key NewSigner makes.
@@ -55,6 +56,9 @@ func SigningSubkey() Option { return func(o *options) { o.subkey = true } }
 
 // V6 makes an RFC 9580 version 6 Ed25519 key.
 func V6() Option { return func(o *options) { o.v6 = true } }
+
+// ECDSA makes an ECDSA key on NIST P-256 instead of Ed25519.
+func ECDSA() Option { return func(o *options) { o.ecdsa = true } }
 
 // NewSigner makes a key with the user ID name: a v4 Ed25519 (EdDSA) primary
 // key that can sign and certify, and an encryption subkey, as `gpg
@@ -77,6 +81,8 @@ func NewSigner(t testing.TB, name string, opts ...Option) *Signer {
 		cfg.Algorithm, cfg.RSABits = packet.PubKeyAlgoRSA, o.rsaBits
 	case o.v6:
 		cfg.Algorithm, cfg.V6Keys = packet.PubKeyAlgoEd25519, true
+	case o.ecdsa:
+		cfg.Algorithm, cfg.Curve = packet.PubKeyAlgoECDSA, packet.CurveNistP256
 	}
 	e, err := openpgp.NewEntity(name, "", "", cfg)
 	if err != nil {

@@ -11,7 +11,7 @@ import (
 // signedBody returns the text between the armor headers and the signature of
 // a clear-signed file, enough for these tests; the pgp package owns real
 // clear-sign parsing.
-func signedBody(t *testing.T, b []byte) []byte {
+func signedBody(t testing.TB, b []byte) []byte {
 	s := string(b)
 	if !strings.HasPrefix(s, "-----BEGIN PGP SIGNED MESSAGE-----") {
 		return b
@@ -70,5 +70,21 @@ func TestCorpus(t *testing.T) {
 				t.Errorf("parsed %d files, %d installed build-depends", len(b.Files), len(b.InstalledBuildDepends))
 			}
 		})
+	}
+}
+
+// addCorpus seeds a fuzz target with the text of every corpus file in
+// testdata (the signed text of a clear-signed one).
+func addCorpus(f *testing.F) {
+	files, err := filepath.Glob("testdata/*")
+	if err != nil || len(files) == 0 {
+		f.Fatalf("no corpus in testdata: %v", err)
+	}
+	for _, name := range files {
+		raw, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(signedBody(f, raw))
 	}
 }

@@ -67,7 +67,7 @@ func TestParagraphMatchesControl(t *testing.T) {
 // FuzzParagraph checks readParagraph against the control package on any
 // paragraph it accepts.
 func FuzzParagraph(f *testing.F) {
-	f.Add([]byte(fixture(f)))
+	addCorpus(f)
 	f.Add([]byte("A: 1\nB:\n .\n x\n .\nC: c\n d\n"))
 	f.Fuzz(func(t *testing.T, text []byte) { sameValues(t, text) })
 }

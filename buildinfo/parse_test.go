@@ -133,18 +133,7 @@ func replace(old, new string) func(string) string {
 }
 
 func FuzzParse(f *testing.F) {
-	f.Add([]byte(fixture(f)))
-	for _, name := range []string{
-		"deb_rebuilderd-crawler_courier_1.0.16-3+b1_amd64.buildinfo.asc",
-		"deb_diffoscope_test1.buildinfo",
-		"gen_local_rbtest_0.1_source.buildinfo",
-	} {
-		raw, err := os.ReadFile("testdata/" + name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(raw)
-	}
+	addCorpus(f)
 	f.Fuzz(func(t *testing.T, text []byte) {
 		b, err := Parse(text)
 		if err != nil {

@@ -15,11 +15,8 @@ import (
 
 // setupCurrent prepares the log in dir on the current backend, as
 // logtest does, without starting it.
-func setupCurrent(l *logtest.Log) (rlog.Config, error) {
-	if l.DSN != "" {
-		return rlog.SetupMySQL(context.Background(), l.Dir, l.DSN, "")
-	}
-	return rlog.SetupDir(context.Background(), l.Dir, "")
+func setupCurrent(t *testing.T, l *logtest.Log) (rlog.Config, error) {
+	return logtest.Setup(t, l.Dir)
 }
 
 // stoppedLog is a log with one entry, stopped.
@@ -53,7 +50,7 @@ func TestKeyMissing(t *testing.T) {
 	if err := os.Remove(skey); err != nil {
 		t.Fatal(err)
 	}
-	_, err := setupCurrent(l)
+	_, err := setupCurrent(t, l)
 	if err == nil || !strings.Contains(err.Error(), vkey+" exists but "+skey+" does not") {
 		t.Fatalf("log.key missing: %v", err)
 	}
@@ -69,7 +66,7 @@ func TestKeyMissing(t *testing.T) {
 	if l.DSN != "" {
 		want = `the MySQL database (the log "reprolog.test/log") holds a log`
 	}
-	if _, err := setupCurrent(l); err == nil || !strings.Contains(err.Error(), want) {
+	if _, err := setupCurrent(t, l); err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("log.key and log.pub missing: %v, want %q", err, want)
 	}
 	for _, name := range []string{rlog.SignerKeyFile, rlog.VerifierKeyFile, ".log.key.new"} {
@@ -101,13 +98,13 @@ func TestSwappedKeys(t *testing.T) {
 
 	// Only log.key swapped: it does not match log.pub.
 	put(rlog.SignerKeyFile, readFile(t, filepath.Join(otherDir, rlog.SignerKeyFile)))
-	if _, err := setupCurrent(l); err == nil || !strings.Contains(err.Error(), "does not match") {
+	if _, err := setupCurrent(t, l); err == nil || !strings.Contains(err.Error(), "does not match") {
 		t.Errorf("another log.key: %v", err)
 	}
 
 	// Both swapped: they match, but the log is not theirs.
 	put(rlog.VerifierKeyFile, readFile(t, filepath.Join(otherDir, rlog.VerifierKeyFile)))
-	cfg, err := setupCurrent(l)
+	cfg, err := setupCurrent(t, l)
 	if err != nil {
 		t.Fatal(err)
 	}

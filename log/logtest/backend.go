@@ -208,3 +208,12 @@ func NewDatabase(t testing.TB) string {
 	cfg.DBName = name
 	return cfg.FormatDSN()
 }
+
+// Setup prepares the storage of the log in dir on the current backend, as
+// StartDir does, without starting it: the same database and bucket for a
+// directory that a test log used.
+func Setup(t testing.TB, dir string) (rlog.Config, error) {
+	t.Helper()
+	cfg, _, err := setup(t, context.Background(), dir)
+	return cfg, err
+}

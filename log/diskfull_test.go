@@ -2,20 +2,14 @@ package log_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/transparency-dev/merkle/rfc6962"
-	"github.com/transparency-dev/tessera/api"
-	tclient "github.com/transparency-dev/tessera/client"
-	"github.com/transparency-dev/tessera/fsck"
 	"golang.org/x/mod/sumdb/note"
 
 	rlog "github.com/reprolog/reprolog/log"
@@ -142,36 +136,7 @@ func TestDiskFull(t *testing.T) {
 			t.Errorf("a refused record is served (%d)", code)
 		}
 	}
-	fetcher, err := tclient.NewHTTPFetcher(mustParseURL(t, l.URL+"/"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := fsck.New(v.Name(), v, fetcher, leafHashes, fsck.Opts{N: 1}).Check(context.Background()); err != nil {
-		t.Fatalf("fsck: %v", err)
-	}
-}
-
-// leafHashes is fsck's view of an entry bundle: the Merkle leaf hash of
-// each entry.
-func leafHashes(bundle []byte) ([][]byte, error) {
-	var b api.EntryBundle
-	if err := b.UnmarshalText(bundle); err != nil {
-		return nil, err
-	}
-	out := make([][]byte, len(b.Entries))
-	for i, e := range b.Entries {
-		out[i] = rfc6962.DefaultHasher.HashLeaf(e)
-	}
-	return out, nil
-}
-
-func mustParseURL(t *testing.T, s string) *url.URL {
-	t.Helper()
-	u, err := url.Parse(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u
+	logtest.Fsck(t, l.URL, v)
 }
 
 // submitEventually retries a submission through 503s for a few seconds.

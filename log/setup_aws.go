@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -68,23 +67,13 @@ func SetupAWS(ctx context.Context, dir, dsn string, b Bucket, origin string) (Co
 }
 
 func setupAWS(ctx context.Context, dir, dsn string, db *sql.DB, b Bucket, origin string) (Config, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return Config{}, err
-	}
-	signer, vkey, err := loadOrCreateKey(dir, origin, DefaultOrigin(), func() (string, error) { return mysqlLog(ctx, db) })
-	if err != nil {
-		return Config{}, err
-	}
 	// Tessera's sequencer creates its own tables (SeqCoord, Seq, ...)
-	// beside the store's in the same database.
-	store, err := openStore(ctx, db, mysqlDialect)
+	// beside the store's in the same database. A database sequences one
+	// log into one bucket: refuse another bucket, or a database that held
+	// a log on Tessera's MySQL storage.
+	cfg, err := openDatabaseLog(ctx, dir, db, origin, b.describe())
 	if err != nil {
 		return Config{}, err
-	}
-	// A database sequences one log into one bucket: refuse another
-	// bucket, or a database that held a log on Tessera's MySQL storage.
-	if err := store.SetMeta(ctx, "tiles", b.describe()); err != nil {
-		return Config{}, fmt.Errorf("MySQL database: %v", err)
 	}
 	tcfg := taws.Config{Bucket: b.Name, BucketPrefix: b.Prefix, DSN: dsn,
 		MaxOpenConns: mysqlConns, MaxIdleConns: mysqlConns}
@@ -113,8 +102,8 @@ func setupAWS(ctx context.Context, dir, dsn string, db *sql.DB, b Bucket, origin
 	if err != nil {
 		return Config{}, fmt.Errorf("tessera AWS storage: %v", err)
 	}
-	return Config{Signer: signer, VerifierKey: vkey, Driver: driver, Store: store,
-		CheckpointInterval: MySQLMinCheckpointInterval}, nil
+	cfg.Driver = driver
+	return cfg, nil
 }
 
 // describe names where the tiles live, for the database's record of it.

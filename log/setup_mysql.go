@@ -82,6 +82,27 @@ func SetupMySQL(ctx context.Context, dir, dsn, origin string) (Config, error) {
 }
 
 func setupMySQL(ctx context.Context, dir string, db *sql.DB, origin string) (Config, error) {
+	// The tiles are in this database: refuse one whose log keeps them in
+	// a bucket (SetupAWS), before Tessera's tables are added to it.
+	cfg, err := openDatabaseLog(ctx, dir, db, origin, "mysql")
+	if err != nil {
+		return Config{}, err
+	}
+	if err := applyTesseraSchema(ctx, db); err != nil {
+		return Config{}, err
+	}
+	driver, err := tmysql.New(ctx, db)
+	if err != nil {
+		return Config{}, fmt.Errorf("tessera MySQL storage: %v", err)
+	}
+	cfg.Driver = driver
+	return cfg, nil
+}
+
+// openDatabaseLog loads (or, for a database that holds no log yet,
+// creates) the checkpoint key in dir and opens the store in db, which
+// must keep its log's tiles where tiles says: "mysql", or a bucket.
+func openDatabaseLog(ctx context.Context, dir string, db *sql.DB, origin, tiles string) (Config, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return Config{}, err
 	}
@@ -95,20 +116,10 @@ func setupMySQL(ctx context.Context, dir string, db *sql.DB, origin string) (Con
 	if err != nil {
 		return Config{}, err
 	}
-	// The tiles are in this database: refuse one whose log keeps them in
-	// a bucket (SetupAWS), before Tessera's tables are added to it.
-	if err := store.SetMeta(ctx, "tiles", "mysql"); err != nil {
+	if err := store.SetMeta(ctx, "tiles", tiles); err != nil {
 		return Config{}, fmt.Errorf("MySQL database: %v", err)
 	}
-	if err := applyTesseraSchema(ctx, db); err != nil {
-		return Config{}, err
-	}
-	driver, err := tmysql.New(ctx, db)
-	if err != nil {
-		return Config{}, fmt.Errorf("tessera MySQL storage: %v", err)
-	}
-	return Config{Signer: signer, VerifierKey: vkey, Driver: driver, Store: store,
-		CheckpointInterval: MySQLMinCheckpointInterval}, nil
+	return Config{Signer: signer, VerifierKey: vkey, Store: store, CheckpointInterval: MySQLMinCheckpointInterval}, nil
 }
 
 // mysqlLog names the log the database holds, "" when it holds none.

@@ -18,9 +18,6 @@ import (
 	"filippo.io/torchwood"
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/rfc6962"
-	"github.com/transparency-dev/tessera/api"
-	tclient "github.com/transparency-dev/tessera/client"
-	"github.com/transparency-dev/tessera/fsck"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -265,25 +262,7 @@ func TestCrash(t *testing.T) {
 	t.Logf("%d acknowledged submissions, %d entries, %d published trees, through 20 SIGKILLs", len(acks), len(entries), published)
 
 	// Tessera's fsck re-derives every tile and the root from the entries.
-	fetcher, err := tclient.NewHTTPFetcher(mustURL(t, srv.URL), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := fsck.New(v.Name(), v, fetcher, leafHashes, fsck.Opts{N: 2}).Check(context.Background()); err != nil {
-		t.Fatalf("fsck: %v", err)
-	}
-}
-
-func leafHashes(bundle []byte) ([][]byte, error) {
-	var b api.EntryBundle
-	if err := b.UnmarshalText(bundle); err != nil {
-		return nil, err
-	}
-	out := make([][]byte, len(b.Entries))
-	for i, e := range b.Entries {
-		out[i] = rfc6962.DefaultHasher.HashLeaf(e)
-	}
-	return out, nil
+	logtest.Fsck(t, srv.URL, v)
 }
 
 func postTo(url string, body []byte) (int, []byte) {

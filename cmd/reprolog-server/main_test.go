@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -129,13 +128,4 @@ func write(t *testing.T, dir, name string, b []byte) string {
 func sha256Hex(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
-}
-
-func mustURL(t *testing.T, s string) *url.URL {
-	t.Helper()
-	u, err := url.Parse(s + "/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u
 }

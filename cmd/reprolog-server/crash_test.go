@@ -41,12 +41,42 @@ type ack struct {
 // /checkpoint, must be a prefix of the final tree (it never went back nor
 // forked); no record is logged twice, none is served without being
 // logged; and the log must pass Tessera's fsck.
+//
+// It runs on the embedded default, and on MySQL and on MySQL with a bucket
+// (Tessera's AWS storage) where scripts/test provides them; those publish
+// at most every second, so the server lives longer between kills there.
 func TestCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills and restarts the server twenty times")
 	}
+	t.Run("embedded", func(t *testing.T) { crash(t, 700*time.Millisecond) })
+	for _, b := range logtest.Backends() {
+		switch b {
+		case logtest.MySQL:
+			t.Run("mysql", func(t *testing.T) {
+				crash(t, 2*time.Second, "--mysql", logtest.NewDatabase(t), "--checkpoint-interval", "1s")
+			})
+		case logtest.AWS:
+			t.Run("aws", func(t *testing.T) {
+				bucket := logtest.NewBucket(t)
+				creds, err := bucket.Credentials.Retrieve(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Setenv("AWS_ACCESS_KEY_ID", creds.AccessKeyID)
+				t.Setenv("AWS_SECRET_ACCESS_KEY", creds.SecretAccessKey)
+				crash(t, 2*time.Second, "--mysql", logtest.NewDatabase(t), "--checkpoint-interval", "1s",
+					"--s3-bucket", bucket.Name, "--s3-endpoint", bucket.Endpoint)
+			})
+		}
+	}
+}
+
+// crash runs TestCrash on a server started with flags, killing it after
+// 100 ms plus up to spread each round.
+func crash(t *testing.T, spread time.Duration, flags ...string) {
 	dir := t.TempDir()
-	srv := testbin.StartServer(t, dir)
+	srv := testbin.StartServer(t, dir, flags...)
 	v, err := note.NewVerifier(srv.VKey)
 	if err != nil {
 		t.Fatal(err)
@@ -148,10 +178,10 @@ func TestCrash(t *testing.T) {
 	})
 
 	for round := range 20 {
-		time.Sleep(time.Duration(100+rand.IntN(700)) * time.Millisecond)
+		time.Sleep(100*time.Millisecond + rand.N(spread))
 		srv.Cmd.Process.Kill()
 		srv.Cmd.Wait()
-		srv = testbin.StartServer(t, dir)
+		srv = testbin.StartServer(t, dir, flags...)
 		base.Store(srv.URL)
 		if b, ok := backwards.Load().(string); ok {
 			t.Fatalf("round %d: %s", round, b)
@@ -164,8 +194,8 @@ func TestCrash(t *testing.T) {
 	// restarted log once it has integrated what it had sequenced.
 	srv.Cmd.Process.Kill()
 	srv.Cmd.Wait()
-	srv = testbin.StartServer(t, dir)
-	time.Sleep(time.Second)
+	srv = testbin.StartServer(t, dir, flags...)
+	time.Sleep(2 * time.Second)
 	if code, cp := getFrom(srv.URL + "/checkpoint"); code == http.StatusOK {
 		observe(cp)
 	}
@@ -252,7 +282,7 @@ func TestCrash(t *testing.T) {
 			if code == http.StatusNotFound {
 				break
 			}
-			if try == 50 {
+			if try == 100 {
 				t.Errorf("record %s is served but not logged", sha256Hex(rec))
 				break
 			}

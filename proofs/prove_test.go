@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"filippo.io/torchwood"
@@ -41,14 +43,47 @@ func TestProverReadsEachTileOnce(t *testing.T) {
 	}
 }
 
+// TestProverReadsEachTileOnceConcurrently proves entries and a
+// consistency at the same time, as a decision does: tiles that both need
+// are read once.
+func TestProverReadsEachTileOnceConcurrently(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	old, err := tlog.TreeHash(3, torchwood.TileHashReaderWithContext(ctx, f.tree, f.log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := f.log.Reads()
+	p := proofs.NewProver(f.log)
+	var wg sync.WaitGroup
+	for _, indices := range [][]int64{{299, 5}, {257, 5, 258}, {8}} {
+		wg.Go(func() {
+			if _, err := p.Entries(ctx, f.tree, indices); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Go(func() {
+		if _, err := p.Consistency(ctx, f.tree, tlog.Tree{N: 3, Hash: old}); err != nil {
+			t.Error(err)
+		}
+	})
+	wg.Wait()
+	for tile, n := range f.log.Reads() {
+		if n-before[tile] > 1 {
+			t.Errorf("tile %+v read %d times", tile, n-before[tile])
+		}
+	}
+}
+
 // batches counts the calls that reach a tile reader.
 type batches struct {
 	*prooftest.Log
-	calls int
+	calls atomic.Int64
 }
 
 func (b *batches) ReadTiles(ctx context.Context, tiles []tlog.Tile) ([][]byte, error) {
-	b.calls++
+	b.calls.Add(1)
 	return b.Log.ReadTiles(ctx, tiles)
 }
 
@@ -58,8 +93,8 @@ func TestProverBatches(t *testing.T) {
 	if _, err := proofs.NewProver(b).Entries(context.Background(), f.tree, []int64{299, 5, 257, 6, 100}); err != nil {
 		t.Fatal(err)
 	}
-	if b.calls != 2 {
-		t.Errorf("proving five entries in two tiles took %d batches of tile reads, want 2", b.calls)
+	if b.calls.Load() != 2 {
+		t.Errorf("proving five entries in two tiles took %d batches of tile reads, want 2", b.calls.Load())
 	}
 }
 

@@ -153,10 +153,8 @@ func parsePolicy(text []byte, dir string, now time.Time) (*Policy, error) {
 	if err := p.parseLog(paras[0], dir); err != nil {
 		return nil, err
 	}
-	for i, para := range paras[1:] {
-		if err := p.parseBuilder(para, dir, now); err != nil {
-			return nil, fmt.Errorf("builder paragraph %d: %v", i+1, err)
-		}
+	if err := p.parseBuilders(paras[1:], dir, now); err != nil {
+		return nil, err
 	}
 	n := p.Voters()
 	if p.Threshold == 0 {
@@ -320,65 +318,6 @@ func (p *Policy) parseAllow(v string) error {
 		}
 		p.Allow = append(p.Allow, name)
 	}
-	return nil
-}
-
-func (p *Policy) parseBuilder(para paragraph, dir string, now time.Time) error {
-	var b Builder
-	var keyFile string
-	for _, f := range []struct {
-		name string
-		to   *string
-	}{{"Builder", &b.Name}, {"Key-File", &keyFile}, {"Operator", &b.Operator}} {
-		v, _, err := para.take(f.name)
-		if err != nil {
-			return err
-		}
-		*f.to = v
-	}
-	if err := para.rest("builder", builderFields); err != nil {
-		return err
-	}
-	if b.Name == "" {
-		return fmt.Errorf("missing field Builder")
-	}
-	if keyFile == "" {
-		return fmt.Errorf("builder %s: missing field Key-File", b.Name)
-	}
-	data, err := readFile(resolve(dir, keyFile))
-	if err != nil {
-		return fmt.Errorf("builder %s: Key-File: %v", b.Name, err)
-	}
-	b.Key, err = pgp.ParseKey(data, now)
-	switch {
-	case errors.Is(err, pgp.ErrKeyRevoked):
-		// A revoked key proves nothing: the builder does not vote.
-		p.Warnings = append(p.Warnings, fmt.Sprintf(
-			"builder %s: its key is revoked, so it does not vote: remove it from the policy or update Key-File %s", b.Name, keyFile))
-		return nil
-	case errors.Is(err, pgp.ErrKeyExpired):
-		var last time.Time
-		if b.Key, last, err = pgp.ParseExpiredKey(data, now); err != nil {
-			return fmt.Errorf("builder %s: Key-File %s: %v", b.Name, keyFile, err)
-		}
-		p.Warnings = append(p.Warnings, fmt.Sprintf(
-			"builder %s: its key expired at %s: only records it signed before then count; update Key-File %s if it was extended",
-			b.Name, last.UTC().Format(time.RFC3339), keyFile))
-	case err != nil:
-		return fmt.Errorf("builder %s: Key-File %s: %v", b.Name, keyFile, err)
-	}
-	b.Fingerprint = b.Key.Fingerprint()
-	for _, o := range p.Builders {
-		switch {
-		case o.Name == b.Name:
-			return fmt.Errorf("builder %s named twice", b.Name)
-		case o.Fingerprint == b.Fingerprint:
-			return fmt.Errorf("builders %s and %s have the same key %s", o.Name, b.Name, b.Fingerprint)
-		case o.Voter() == b.Name || o.Name == b.Operator && b.Operator != "":
-			return fmt.Errorf("builder %s: a builder and an operator share the name", b.Name)
-		}
-	}
-	p.Builders = append(p.Builders, b)
 	return nil
 }
 

@@ -27,6 +27,9 @@ type tileRead struct {
 	done chan struct{}
 	data []byte
 	err  error
+	// abandoned is set when the read failed because its caller's context
+	// ended: another caller waiting for the tile reads it again.
+	abandoned bool
 }
 
 // NewProver returns a Prover that reads tiles through tr, typically a
@@ -37,7 +40,8 @@ func NewProver(tr torchwood.TileReader) *Prover {
 
 // ReadTiles implements torchwood.TileReader, reading each tile once: a
 // tile that another call is reading is waited for. A failed read is
-// forgotten, so that a later call reads the tile again.
+// forgotten, so that a later call reads the tile again; a read its caller
+// gave up on is made again by the calls waiting for it.
 func (p *Prover) ReadTiles(ctx context.Context, tiles []tlog.Tile) ([][]byte, error) {
 	reads := make([]*tileRead, len(tiles))
 	var missing []tlog.Tile
@@ -61,7 +65,7 @@ func (p *Prover) ReadTiles(ctx context.Context, tiles []tlog.Tile) ([][]byte, er
 		p.mu.Lock()
 		for i, r := range mine {
 			if err != nil {
-				r.err = err
+				r.err, r.abandoned = err, ctx.Err() != nil
 				delete(p.tiles, missing[i])
 			} else {
 				r.data = got[i]
@@ -77,10 +81,18 @@ func (p *Prover) ReadTiles(ctx context.Context, tiles []tlog.Tile) ([][]byte, er
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
-		if r.err != nil {
+		switch {
+		case r.err != nil && r.abandoned && ctx.Err() == nil:
+			again, err := p.ReadTiles(ctx, tiles[i:i+1])
+			if err != nil {
+				return nil, err
+			}
+			data[i] = again[0]
+		case r.err != nil:
 			return nil, r.err
+		default:
+			data[i] = r.data
 		}
-		data[i] = r.data
 	}
 	return data, nil
 }
@@ -120,20 +132,11 @@ func (p *Prover) Entries(ctx context.Context, tree tlog.Tree, indices []int64) (
 			return nil, fmt.Errorf("proofs: %w", err)
 		}
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var tiles [][]byte
 	var tilesErr error
 	var wg sync.WaitGroup
-	wg.Go(func() {
-		if tiles, tilesErr = p.ReadTiles(ctx, data); tilesErr != nil {
-			cancel()
-		}
-	})
+	wg.Go(func() { tiles, tilesErr = p.ReadTiles(ctx, data) })
 	known, err := p.hashes(ctx, tree, need)
-	if err != nil {
-		cancel()
-	}
 	wg.Wait()
 	if tilesErr != nil {
 		return nil, fmt.Errorf("proofs: reading entry tiles: %w", tilesErr)

@@ -218,3 +218,60 @@ func (tr tampered) ReadTiles(ctx context.Context, tiles []tlog.Tile) ([][]byte, 
 	}
 	return data, err
 }
+
+// TestProverSharedReadAbandoned: a caller that gives up on a tile read
+// does not fail another caller waiting for the same tile; that one reads
+// it again.
+func TestProverSharedReadAbandoned(t *testing.T) {
+	f := newFixture(t)
+	x := tlog.Tile{H: torchwood.TileHeight, L: -1, N: 0, W: torchwood.TileWidth}
+	y := tlog.Tile{H: torchwood.TileHeight, L: 0, N: 0, W: torchwood.TileWidth}
+	ctxA, cancelA := context.WithCancel(context.Background())
+	aInside := make(chan struct{})
+	first := true
+	p := proofs.NewProver(&stalling{Log: f.log, read: func(ctx context.Context, tiles []tlog.Tile) error {
+		switch {
+		case tiles[0] == x && first:
+			first = false
+			close(aInside)
+			<-ctx.Done()
+			return ctx.Err()
+		case tiles[0] == y:
+			cancelA()
+		}
+		return nil
+	}})
+	aDone := make(chan error)
+	go func() {
+		_, err := p.ReadTiles(ctxA, []tlog.Tile{x})
+		aDone <- err
+	}()
+	<-aInside
+	got, err := p.ReadTiles(context.Background(), []tlog.Tile{y, x})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(<-aDone, context.Canceled) {
+		t.Error("the abandoned read did not fail")
+	}
+	want, err := f.log.ReadTiles(context.Background(), []tlog.Tile{y, x})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got[0], want[0]) || !bytes.Equal(got[1], want[1]) {
+		t.Error("the waiting caller got other tiles")
+	}
+}
+
+// stalling lets a test act on each batch of tiles read before it is read.
+type stalling struct {
+	*prooftest.Log
+	read func(ctx context.Context, tiles []tlog.Tile) error
+}
+
+func (s *stalling) ReadTiles(ctx context.Context, tiles []tlog.Tile) ([][]byte, error) {
+	if err := s.read(ctx, tiles); err != nil {
+		return nil, err
+	}
+	return s.Log.ReadTiles(ctx, tiles)
+}

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
+	"sync"
 
 	"github.com/reprolog/reprolog/client"
 	"github.com/reprolog/reprolog/proofs"
@@ -44,6 +46,18 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fs.Usage()
 		return exitUsage
 	}
+	// The files are read and hashed while the policy loads.
+	type read struct {
+		debs []client.Deb
+		err  error
+	}
+	files := make(chan read, 1)
+	if !*offline {
+		go func() {
+			debs, err := readDebs(fs.Args())
+			files <- read{debs, err}
+		}()
+	}
 	v, ok := loadVerifier(*policyFile, stderr)
 	if !ok {
 		return exitUsage
@@ -53,11 +67,10 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	var err error
 	if *offline {
 		decisions, err = verifyOffline(v, fs.Args())
+	} else if r := <-files; r.err != nil {
+		err = r.err
 	} else {
-		var debs []client.Deb
-		if debs, err = readDebs(fs.Args()); err == nil {
-			decisions, err = v.Verify(ctx, debs)
-		}
+		decisions, err = v.Verify(ctx, r.debs)
 	}
 	if err != nil {
 		return fail(stderr, "reprolog verify", err)
@@ -78,14 +91,25 @@ func loadVerifier(path string, stderr io.Writer) (*client.Verifier, bool) {
 	return &client.Verifier{Policy: p}, true
 }
 
+// readDebs reads and hashes the files on every core; it reports the
+// first error in the order of paths.
 func readDebs(paths []string) ([]client.Deb, error) {
 	debs := make([]client.Deb, len(paths))
+	errs := make([]error, len(paths))
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
 	for i, path := range paths {
-		d, err := client.ReadDeb(path)
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			debs[i], errs[i] = client.ReadDeb(path)
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
 		if err != nil {
 			return nil, err
 		}
-		debs[i] = d
 	}
 	return debs, nil
 }

@@ -111,14 +111,9 @@ func (p *Prover) ReadEndpoint(ctx context.Context, path string) ([]byte, error) 
 // same time, in one batch each.
 func (p *Prover) Entries(ctx context.Context, tree tlog.Tree, indices []int64) ([]Entry, error) {
 	indices = slices.Compact(slices.Sorted(slices.Values(indices)))
-	var data []tlog.Tile
-	for _, i := range indices {
-		if i < 0 || i >= tree.N {
-			return nil, fmt.Errorf("proofs: index %d is not in a tree of size %d", i, tree.N)
-		}
-		if t := entryTile(tree, i); !slices.Contains(data, t) {
-			data = append(data, t)
-		}
+	data, err := entryTiles(tree, indices)
+	if err != nil {
+		return nil, err
 	}
 	// Learn which stored hashes the proofs need (ProveRecord only reads
 	// them): no tile is needed for that.
@@ -173,6 +168,29 @@ func (p *Prover) Entries(ctx context.Context, tree tlog.Tree, indices []int64) (
 	return entries, nil
 }
 
+// Statements returns the entries at indices (each below tree.N) as the
+// log's entry tiles hold them, in the order of indices, not proven:
+// Entries proves them. Called at the same time as Entries, it lets a
+// caller act on the entries before their proofs are built; the tiles are
+// read once for both.
+func (p *Prover) Statements(ctx context.Context, tree tlog.Tree, indices []int64) ([][]byte, error) {
+	data, err := entryTiles(tree, indices)
+	if err != nil {
+		return nil, err
+	}
+	tiles, err := p.ReadTiles(ctx, data)
+	if err != nil {
+		return nil, fmt.Errorf("proofs: reading entry tiles: %w", err)
+	}
+	out := make([][]byte, len(indices))
+	for k, i := range indices {
+		if out[k], err = entryIn(tiles[slices.Index(data, entryTile(tree, i))], i); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 // hashes reads the stored hashes at indices from tiles checked against
 // tree, in one batch.
 func (p *Prover) hashes(ctx context.Context, tree tlog.Tree, indices []int64) (map[int64]tlog.Hash, error) {
@@ -189,6 +207,21 @@ func (p *Prover) hashes(ctx context.Context, tree tlog.Tree, indices []int64) (m
 		known[ix] = hashes[k]
 	}
 	return known, nil
+}
+
+// entryTiles lists the entry tiles of tree that hold the entries at
+// indices, each once.
+func entryTiles(tree tlog.Tree, indices []int64) ([]tlog.Tile, error) {
+	var data []tlog.Tile
+	for _, i := range indices {
+		if i < 0 || i >= tree.N {
+			return nil, fmt.Errorf("proofs: index %d is not in a tree of size %d", i, tree.N)
+		}
+		if t := entryTile(tree, i); !slices.Contains(data, t) {
+			data = append(data, t)
+		}
+	}
+	return data, nil
 }
 
 // entryTile is the entry tile of tree that holds entry i.

@@ -44,8 +44,8 @@ func TestProverReadsEachTileOnce(t *testing.T) {
 }
 
 // TestProverReadsEachTileOnceConcurrently proves entries and a
-// consistency at the same time, as a decision does: tiles that both need
-// are read once.
+// consistency, and reads entries unproven, at the same time, as a decision
+// does: tiles that several need are read once.
 func TestProverReadsEachTileOnceConcurrently(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
@@ -68,7 +68,21 @@ func TestProverReadsEachTileOnceConcurrently(t *testing.T) {
 			t.Error(err)
 		}
 	})
+	var statements [][]byte
+	wg.Go(func() {
+		var err error
+		if statements, err = p.Statements(ctx, f.tree, []int64{299, 5}); err != nil {
+			t.Error(err)
+		}
+	})
 	wg.Wait()
+	proven, err := p.Entries(ctx, f.tree, []int64{5, 299})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(statements) != 2 || !bytes.Equal(statements[0], proven[1].Statement) || !bytes.Equal(statements[1], proven[0].Statement) {
+		t.Error("Statements does not return the entries Entries proves, in the order asked")
+	}
 	for tile, n := range f.log.Reads() {
 		if n-before[tile] > 1 {
 			t.Errorf("tile %+v read %d times", tile, n-before[tile])

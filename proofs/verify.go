@@ -30,6 +30,13 @@ type Keys func(fingerprint string) *pgp.Key
 // and CheckRecord must accept it. Statements of other builders are returned
 // unchecked beyond their inclusion, with RecordChecked false.
 func (b *Bundle) Verify(tree tlog.Tree, keys Keys) ([]Verified, error) {
+	return b.VerifyChecked(tree, keys, nil)
+}
+
+// VerifyChecked is Verify, except that a record that checked already
+// accepted for the same statement and key is not checked again; checked
+// may be nil.
+func (b *Bundle) VerifyChecked(tree tlog.Tree, keys Keys, checked *Checked) ([]Verified, error) {
 	out := make([]Verified, len(b.Entries))
 	check := make([]*pgp.Key, len(b.Entries))
 	for i, e := range b.Entries {
@@ -46,6 +53,10 @@ func (b *Bundle) Verify(tree tlog.Tree, keys Keys) ([]Verified, error) {
 			if e.Record == nil {
 				return nil, fmt.Errorf("%w: entry %d: the record of trusted builder %s is missing",
 					ErrRecord, e.Index, s.Builder)
+			}
+			if checked.accepted(s, e.Record, key) {
+				out[i].RecordChecked = true
+				continue
 			}
 			check[i] = key
 		}
@@ -71,7 +82,9 @@ func (b *Bundle) Verify(tree tlog.Tree, keys Keys) ([]Verified, error) {
 		if err != nil {
 			return nil, fmt.Errorf("entry %d: %w", b.Entries[i].Index, err)
 		}
-		out[i].RecordChecked = check[i] != nil
+		if check[i] != nil {
+			out[i].RecordChecked = true
+		}
 	}
 	return out, nil
 }

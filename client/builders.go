@@ -3,12 +3,76 @@ package client
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"time"
 
 	"github.com/reprolog/reprolog/pgp"
 )
+
+// OpenPolicy reads a policy file as LoadPolicy does, but returns once its
+// log paragraph is read: the builders' keys, whose checks take longer, load
+// in the background. Until Wait returns nil, only the fields that describe
+// the log (LogURL, Log, Witnesses, MaxAge, StateDir, Allow, Timeout) may be
+// used; a Verifier can fetch from the log meanwhile, and waits for the keys
+// when it needs them.
+func OpenPolicy(path string) (*Policy, error) {
+	text, err := readFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrPolicy, err)
+	}
+	dir := filepath.Dir(path)
+	p, builders, err := parseLogParagraph(text, dir)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w: %v", path, ErrPolicy, err)
+	}
+	p.loaded = make(chan struct{})
+	now := time.Now()
+	go func() {
+		defer close(p.loaded)
+		if err := p.addBuilders(builders, dir, now); err != nil {
+			p.loadErr = fmt.Errorf("%s: %w: %v", path, ErrPolicy, err)
+		}
+	}()
+	return p, nil
+}
+
+// Wait waits until the builders of a policy from OpenPolicy are loaded,
+// and returns the error that makes the policy unusable, if any: then
+// Builders, Threshold and Warnings are set. For any other policy it
+// returns nil at once.
+func (p *Policy) Wait() error {
+	if p.loaded == nil {
+		return nil
+	}
+	<-p.loaded
+	return p.loadErr
+}
+
+// addBuilders reads the builder paragraphs, then sets the default
+// threshold and warns about a risky one.
+func (p *Policy) addBuilders(paras []paragraph, dir string, now time.Time) error {
+	if err := p.parseBuilders(paras, dir, now); err != nil {
+		return err
+	}
+	n := p.Voters()
+	if p.Threshold == 0 {
+		p.Threshold = n/2 + 1
+	}
+	if p.Threshold > n {
+		return fmt.Errorf("Threshold %d is more than the %d voters", p.Threshold, n)
+	}
+	if p.Threshold <= n/2 {
+		p.Warnings = append(p.Warnings, fmt.Sprintf(
+			"Threshold %d of %d voters is not a majority: two different binaries could both pass", p.Threshold, n))
+	}
+	if p.Threshold == n {
+		p.Warnings = append(p.Warnings, fmt.Sprintf(
+			"Threshold %d of %d voters: one lost rebuilder blocks every install", p.Threshold, n))
+	}
+	return nil
+}
 
 // builderEntry is one builder paragraph as it is read: its fields, then
 // its key.

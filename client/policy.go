@@ -57,6 +57,11 @@ type Policy struct {
 	Builders []Builder
 	// Warnings are problems that do not make the policy unusable.
 	Warnings []string
+
+	// loaded is closed once the builders are loaded, with loadErr set,
+	// for a policy OpenPolicy returned; nil otherwise.
+	loaded  chan struct{}
+	loadErr error
 }
 
 // Builder is a rebuilder the policy trusts.
@@ -106,13 +111,12 @@ func (p *Policy) Allowed(pkg string) bool { return slices.Contains(p.Allow, pkg)
 // LoadPolicy reads a policy file; Key-File and Witness-Policy paths are
 // relative to its directory.
 func LoadPolicy(path string) (*Policy, error) {
-	text, err := readFile(path)
+	p, err := OpenPolicy(path)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrPolicy, err)
+		return nil, err
 	}
-	p, err := ParsePolicy(text, filepath.Dir(path), time.Now())
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	if err := p.Wait(); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
@@ -139,39 +143,34 @@ var (
 )
 
 func parsePolicy(text []byte, dir string, now time.Time) (*Policy, error) {
-	paras, err := readParagraphs(text)
+	p, builders, err := parseLogParagraph(text, dir)
 	if err != nil {
 		return nil, err
 	}
+	if err := p.addBuilders(builders, dir, now); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// parseLogParagraph reads a policy's paragraphs and its log paragraph; it
+// returns the builder paragraphs.
+func parseLogParagraph(text []byte, dir string) (*Policy, []paragraph, error) {
+	paras, err := readParagraphs(text)
+	if err != nil {
+		return nil, nil, err
+	}
 	if len(paras) < 2 {
-		return nil, fmt.Errorf("want a log paragraph and at least one builder paragraph")
+		return nil, nil, fmt.Errorf("want a log paragraph and at least one builder paragraph")
 	}
 	if len(paras) > maxBuilders+1 {
-		return nil, fmt.Errorf("more than %d builders", maxBuilders)
+		return nil, nil, fmt.Errorf("more than %d builders", maxBuilders)
 	}
 	p := &Policy{StateDir: DefaultStateDir, Timeout: DefaultTimeout}
 	if err := p.parseLog(paras[0], dir); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if err := p.parseBuilders(paras[1:], dir, now); err != nil {
-		return nil, err
-	}
-	n := p.Voters()
-	if p.Threshold == 0 {
-		p.Threshold = n/2 + 1
-	}
-	if p.Threshold > n {
-		return nil, fmt.Errorf("Threshold %d is more than the %d voters", p.Threshold, n)
-	}
-	if p.Threshold <= n/2 {
-		p.Warnings = append(p.Warnings, fmt.Sprintf(
-			"Threshold %d of %d voters is not a majority: two different binaries could both pass", p.Threshold, n))
-	}
-	if p.Threshold == n {
-		p.Warnings = append(p.Warnings, fmt.Sprintf(
-			"Threshold %d of %d voters: one lost rebuilder blocks every install", p.Threshold, n))
-	}
-	return p, nil
+	return p, paras[1:], nil
 }
 
 // paragraph is one deb822 paragraph with canonical field names.

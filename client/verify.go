@@ -10,7 +10,6 @@ import (
 
 	"github.com/reprolog/reprolog/buildinfo"
 	"github.com/reprolog/reprolog/proofs"
-	"github.com/reprolog/reprolog/statement"
 )
 
 // Verifier decides, under one policy, whether binary packages may be
@@ -36,13 +35,17 @@ func (v *Verifier) now() time.Time {
 // the checkpoint, proves it consistent with the one kept in State-Dir
 // (and keeps the newer), looks up every statement naming each file,
 // proves them, fetches and checks their records, and applies the counting
-// rules. Errors wrap ErrLog when the log or a witness failed verification.
+// rules. Errors wrap ErrLog when the log or a witness failed verification,
+// and ErrPolicy when the keys of a policy from OpenPolicy did not load.
 func (v *Verifier) Verify(ctx context.Context, debs []Deb) ([]*Decision, error) {
 	targets := make([]Target, len(debs))
 	for i, d := range debs {
 		targets[i] = d.Target
 	}
-	bundles, cp, err := v.fetch(ctx, targets)
+	bundles, cp, checked, err := v.fetch(ctx, targets)
+	if perr := v.Policy.Wait(); perr != nil {
+		return nil, perr
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +53,7 @@ func (v *Verifier) Verify(ctx context.Context, debs []Deb) ([]*Decision, error) 
 	// it runs on every core.
 	out := make([]*Decision, len(debs))
 	err = parallel(len(debs), func(i int) (err error) {
-		out[i], err = v.decideAt(cp, bundles[i], debs[i])
+		out[i], err = v.decideAt(cp, bundles[i], debs[i], checked)
 		return err
 	})
 	if err != nil {
@@ -79,17 +82,18 @@ func (v *Verifier) decide(b *proofs.Bundle, d Deb) (*Decision, error) {
 	if err != nil {
 		return nil, err
 	}
-	return v.decideAt(cp, b, d)
+	return v.decideAt(cp, b, d, nil)
 }
 
-// decideAt is decide for a bundle whose checkpoint, cp, is verified.
-func (v *Verifier) decideAt(cp Checkpoint, b *proofs.Bundle, d Deb) (*Decision, error) {
+// decideAt is decide for a bundle whose checkpoint, cp, is verified. The
+// records that checked accepted are not checked again.
+func (v *Verifier) decideAt(cp Checkpoint, b *proofs.Bundle, d Deb, checked *proofs.Checked) (*Decision, error) {
 	t := d.Target
 	if b.Package != t.Package || b.Version != buildinfo.StripEpoch(t.Version) || b.Arch != t.Arch {
 		return nil, fmt.Errorf("the proof is for %s %s %s, not for %s %s %s",
 			b.Package, b.Version, b.Arch, t.Package, buildinfo.StripEpoch(t.Version), t.Arch)
 	}
-	verified, err := b.Verify(cp.Tree(), v.Policy.Key)
+	verified, err := b.VerifyChecked(cp.Tree(), v.Policy.Key, checked)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrLog, err)
 	}
@@ -127,29 +131,34 @@ func (v *Verifier) fetchCheckpoint(ctx context.Context, lc *logClient) (Checkpoi
 // lists for the target with its inclusion proof, and the records of the
 // trusted builders. Tiles are read once for all targets.
 func (v *Verifier) Fetch(ctx context.Context, targets []Target) ([]*proofs.Bundle, error) {
-	bundles, _, err := v.fetch(ctx, targets)
+	bundles, _, _, err := v.fetch(ctx, targets)
+	if perr := v.Policy.Wait(); perr != nil {
+		return nil, perr
+	}
 	return bundles, err
 }
 
-// fetch is Fetch, also returning the bundles' checkpoint, verified.
+// fetch is Fetch, also returning the bundles' checkpoint, verified, and
+// the records already checked.
 //
 // Requests that do not depend on each other go out together: the lookups
 // with the checkpoint's request, and the tiles and records of the
 // decision while the checkpoint is proven consistent with the kept one
 // (the prover shares the tiles both need). Should State-Dir keep a newer
 // checkpoint than the log served, the entries are proven again against it.
-func (v *Verifier) fetch(ctx context.Context, targets []Target) ([]*proofs.Bundle, Checkpoint, error) {
+func (v *Verifier) fetch(ctx context.Context, targets []Target) ([]*proofs.Bundle, Checkpoint, *proofs.Checked, error) {
 	lc, err := newLogClient(v.Policy)
 	if err != nil {
-		return nil, Checkpoint{}, err
+		return nil, Checkpoint{}, nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	lookups := lookupAll(ctx, lc, targets)
 	prover := proofs.NewProver(lc.tiles)
+	checked := &proofs.Checked{}
 	cp, err := v.fetchCheckpoint(ctx, lc)
 	if err != nil {
-		return nil, Checkpoint{}, err
+		return nil, Checkpoint{}, nil, err
 	}
 	type fetched struct {
 		perTarget [][]int64
@@ -158,7 +167,7 @@ func (v *Verifier) fetch(ctx context.Context, targets []Target) ([]*proofs.Bundl
 	}
 	fetchAt := func(cp Checkpoint) (f fetched) {
 		if f.perTarget, f.err = lookups(cp.Size); f.err == nil {
-			f.entries, f.err = v.entries(ctx, lc, prover, cp, slices.Concat(f.perTarget...))
+			f.entries, f.err = v.entries(ctx, lc, prover, cp, slices.Concat(f.perTarget...), checked)
 		}
 		return f
 	}
@@ -168,14 +177,14 @@ func (v *Verifier) fetch(ctx context.Context, targets []Target) ([]*proofs.Bundl
 	if err != nil {
 		cancel()
 		<-done
-		return nil, Checkpoint{}, err
+		return nil, Checkpoint{}, nil, err
 	}
 	f := <-done
 	if kept.Note != cp.Note {
 		f = fetchAt(kept)
 	}
 	if f.err != nil {
-		return nil, Checkpoint{}, f.err
+		return nil, Checkpoint{}, nil, f.err
 	}
 	bundles := make([]*proofs.Bundle, len(targets))
 	for i, t := range targets {
@@ -188,7 +197,7 @@ func (v *Verifier) fetch(ctx context.Context, targets []Target) ([]*proofs.Bundl
 		}
 		bundles[i] = b
 	}
-	return bundles, kept, nil
+	return bundles, kept, checked, nil
 }
 
 // lookupAll sends the lookups of targets at once, as of the size the
@@ -230,60 +239,6 @@ func lookupAll(ctx context.Context, lc *logClient, targets []Target) func(size i
 		}
 		return out, nil
 	}
-}
-
-// entries proves the entries at indices in cp's tree and fetches the
-// records of the trusted builders' statements.
-func (v *Verifier) entries(ctx context.Context, lc *logClient, prover *proofs.Prover, cp Checkpoint, indices []int64) ([]proofs.Entry, error) {
-	pctx, cancel := context.WithTimeout(ctx, v.Policy.Timeout)
-	entries, err := prover.Entries(pctx, cp.Tree(), indices)
-	cancel()
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrLog, err)
-	}
-	if err := fetchRecords(ctx, lc, v.Policy, entries); err != nil {
-		return nil, err
-	}
-	return entries, nil
-}
-
-// fetchRecords fills in the records of the trusted builders' statements,
-// fetching each record once.
-func fetchRecords(ctx context.Context, lc *logClient, p *Policy, entries []proofs.Entry) error {
-	var want []*statement.Statement
-	of := make([]int, len(entries)) // entry -> index in want, or -1
-	seen := map[string]int{}
-	for i, e := range entries {
-		s, err := statement.Parse(e.Statement)
-		if err != nil {
-			return fmt.Errorf("%w: entry %d: %w", ErrLog, e.Index, err)
-		}
-		of[i] = -1
-		if p.Key(s.Builder) == nil {
-			continue
-		}
-		j, ok := seen[s.Record]
-		if !ok {
-			j = len(want)
-			seen[s.Record] = j
-			want = append(want, s)
-		}
-		of[i] = j
-	}
-	records := make([][]byte, len(want))
-	err := parallel(len(want), func(i int) (err error) {
-		records[i], err = lc.record(ctx, want[i].Record, want[i].RecordSize)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrLog, err)
-	}
-	for i, j := range of {
-		if j >= 0 {
-			entries[i].Record = records[j]
-		}
-	}
-	return nil
 }
 
 // parallel runs f(0..n-1) on a few goroutines and returns the first error.

@@ -46,36 +46,52 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fs.Usage()
 		return exitUsage
 	}
-	// The files are read and hashed while the policy loads.
-	type read struct {
-		debs []client.Deb
-		err  error
-	}
-	files := make(chan read, 1)
 	if !*offline {
-		go func() {
-			debs, err := readDebs(fs.Args())
-			files <- read{debs, err}
-		}()
+		return verifyOnline(ctx, *policyFile, fs.Args(), *verbose, *asJSON, stdout, stderr)
 	}
 	v, ok := loadVerifier(*policyFile, stderr)
 	if !ok {
 		return exitUsage
 	}
-
-	var decisions []*client.Decision
-	var err error
-	if *offline {
-		decisions, err = verifyOffline(v, fs.Args())
-	} else if r := <-files; r.err != nil {
-		err = r.err
-	} else {
-		decisions, err = v.Verify(ctx, r.debs)
-	}
+	decisions, err := verifyOffline(v, fs.Args())
 	if err != nil {
 		return fail(stderr, "reprolog verify", err)
 	}
 	return report(decisions, *verbose, *asJSON, stdout, stderr)
+}
+
+// verifyOnline decides about the files from the log. The files are read
+// and hashed while the policy loads, and the log is asked while the
+// policy's keys are checked, which only its records need.
+func verifyOnline(ctx context.Context, policyFile string, files []string, verbose, asJSON bool, stdout, stderr io.Writer) int {
+	type read struct {
+		debs []client.Deb
+		err  error
+	}
+	got := make(chan read, 1)
+	go func() {
+		debs, err := readDebs(files)
+		got <- read{debs, err}
+	}()
+	p, err := client.OpenPolicy(policyFile)
+	if err != nil {
+		fmt.Fprintln(stderr, "reprolog:", err)
+		return exitUsage
+	}
+	r := <-got
+	var decisions []*client.Decision
+	if err = r.err; err == nil {
+		decisions, err = (&client.Verifier{Policy: p}).Verify(ctx, r.debs)
+	}
+	if perr := p.Wait(); perr != nil {
+		fmt.Fprintln(stderr, "reprolog:", perr)
+		return exitUsage
+	}
+	printWarnings(stderr, policyFile, p)
+	if err != nil {
+		return fail(stderr, "reprolog verify", err)
+	}
+	return report(decisions, verbose, asJSON, stdout, stderr)
 }
 
 // loadVerifier loads the policy and prints its warnings.
@@ -85,10 +101,14 @@ func loadVerifier(path string, stderr io.Writer) (*client.Verifier, bool) {
 		fmt.Fprintln(stderr, "reprolog:", err)
 		return nil, false
 	}
+	printWarnings(stderr, path, p)
+	return &client.Verifier{Policy: p}, true
+}
+
+func printWarnings(stderr io.Writer, path string, p *client.Policy) {
 	for _, w := range p.Warnings {
 		fmt.Fprintf(stderr, "reprolog: warning: %s: %s\n", path, w)
 	}
-	return &client.Verifier{Policy: p}, true
 }
 
 // readDebs reads and hashes the files on every core; it reports the

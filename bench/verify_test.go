@@ -53,17 +53,27 @@ func newDecisionLog(tb testing.TB, builds int) *decisionLog {
 }
 
 // verifyInProcess is what `reprolog verify --policy P X.deb` does, in this
-// process: load the policy, read the .deb, decide.
+// process: read the .deb while the policy loads, and decide while the
+// policy's keys are checked.
 func verifyInProcess(ctx context.Context, policy, deb string) (*client.Decision, error) {
-	p, err := client.LoadPolicy(policy)
+	type read struct {
+		d   client.Deb
+		err error
+	}
+	got := make(chan read, 1)
+	go func() {
+		d, err := client.ReadDeb(deb)
+		got <- read{d, err}
+	}()
+	p, err := client.OpenPolicy(policy)
 	if err != nil {
 		return nil, err
 	}
-	d, err := client.ReadDeb(deb)
-	if err != nil {
-		return nil, err
+	r := <-got
+	if r.err != nil {
+		return nil, r.err
 	}
-	ds, err := (&client.Verifier{Policy: p}).Verify(ctx, []client.Deb{d})
+	ds, err := (&client.Verifier{Policy: p}).Verify(ctx, []client.Deb{r.d})
 	if err != nil {
 		return nil, err
 	}

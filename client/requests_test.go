@@ -5,7 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/reprolog/reprolog/proofs/prooftest"
 )
@@ -101,5 +103,59 @@ func TestVerifyRequests(t *testing.T) {
 	}
 	if after, err := os.Stat(kept); err != nil || os.SameFile(before, after) {
 		t.Errorf("the newer checkpoint was not kept (%v)", err)
+	}
+}
+
+// TestVerifyRounds: requests that do not depend on each other are not made
+// one after another. The proxy holds the checkpoint until a lookup has
+// come, and the hash tiles until a record has: the lookups go out with the
+// checkpoint, and the records are asked for while the proofs are still
+// being built. (A decision that waited would stall here until the proxy
+// gave up, and fail.)
+func TestVerifyRounds(t *testing.T) {
+	w := newWorld(t)
+	for _, who := range []string{"alice", "bob", "carol"} {
+		w.submit(t, who, "hello", "")
+	}
+	px := newProxy(t, w.log.URL)
+	v := &Verifier{Policy: w.policy(t, px.URL)}
+	lookup, record := make(chan struct{}), make(chan struct{})
+	var lookupOnce, recordOnce sync.Once
+	var mu sync.Mutex
+	var stalled []string
+	await := func(ch chan struct{}, what string) {
+		select {
+		case <-ch:
+		case <-time.After(5 * time.Second): // less than the policy's Timeout
+			mu.Lock()
+			stalled = append(stalled, what)
+			mu.Unlock()
+		}
+	}
+	px.mu.Lock()
+	px.hold = func(path string) {
+		switch {
+		case path == "/lookup":
+			lookupOnce.Do(func() { close(lookup) })
+		case path == "/checkpoint":
+			await(lookup, "the lookup waited for the checkpoint")
+		case strings.HasPrefix(path, "/record/"):
+			recordOnce.Do(func() { close(record) })
+		case strings.HasPrefix(path, "/tile/") && !strings.HasPrefix(path, "/tile/entries/"):
+			await(record, "the records waited for the hash tiles")
+		}
+	}
+	px.mu.Unlock()
+	ds, err := v.Verify(context.Background(), []Deb{hello("hello")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ds[0].Verdict != Reproducible {
+		t.Errorf("%s", ds[0].Verdict)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, s := range stalled {
+		t.Error(s)
 	}
 }

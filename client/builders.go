@@ -16,7 +16,8 @@ import (
 // in the background. Until Wait returns nil, only the fields that describe
 // the log (LogURL, Log, Witnesses, MaxAge, StateDir, Allow, Timeout) may be
 // used; a Verifier can fetch from the log meanwhile, and waits for the keys
-// when it needs them.
+// when it needs them. (It may then keep in State-Dir a checkpoint it
+// verified with the log's fields even when the keys fail to load.)
 func OpenPolicy(path string) (*Policy, error) {
 	text, err := readFile(path)
 	if err != nil {

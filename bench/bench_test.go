@@ -134,6 +134,9 @@ func TestMeasurements(t *testing.T) {
 	if lat, err := VerifyCommand(reprolog, policy, debs, 2); err != nil || lat.Runs != 2 || lat.P50 <= 0 {
 		t.Fatalf("reprolog verify: %+v %v", lat, err)
 	}
+	if lat, err := VerifyCommands([]string{reprolog, reprolog}, policy, debs[:1], 1); err != nil || len(lat) != 2 || lat[1].Runs != 1 {
+		t.Fatalf("reprolog verify, two binaries taking turns: %+v %v", lat, err)
+	}
 	status, lists, builds, err := System(filepath.Join(dir, "system"), w, 6)
 	if err != nil || len(builds) != 6 || builds[5] != 2 {
 		t.Fatalf("system: %v %v", builds, err)

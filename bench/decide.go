@@ -84,20 +84,37 @@ type Latency struct {
 // and returns how long each took. Every run must pass (exit 0): the files
 // are reproducible under the policy.
 func VerifyCommand(reprolog, policy string, debs []string, runs int) (Latency, error) {
-	var times []time.Duration
+	l, err := VerifyCommands([]string{reprolog}, policy, debs, runs)
+	if err != nil {
+		return Latency{}, err
+	}
+	return l[0], nil
+}
+
+// VerifyCommands is VerifyCommand for several reprolog binaries, e.g. two
+// builds to compare: they take turns, run by run, so that other work on
+// the machine weighs on each alike.
+func VerifyCommands(programs []string, policy string, debs []string, runs int) ([]Latency, error) {
+	times := make([][]time.Duration, len(programs))
 	for range runs {
-		var stderr bytes.Buffer
-		cmd := exec.Command(reprolog, append([]string{"verify", "--policy", policy}, debs...)...)
-		cmd.Stderr = &stderr
-		t0 := time.Now()
-		err := cmd.Run()
-		times = append(times, time.Since(t0))
-		if err != nil {
-			return Latency{}, fmt.Errorf("reprolog verify: %v: %s", err, stderr.Bytes())
+		for i, reprolog := range programs {
+			var stderr bytes.Buffer
+			cmd := exec.Command(reprolog, append([]string{"verify", "--policy", policy}, debs...)...)
+			cmd.Stderr = &stderr
+			t0 := time.Now()
+			err := cmd.Run()
+			times[i] = append(times[i], time.Since(t0))
+			if err != nil {
+				return nil, fmt.Errorf("%s verify: %v: %s", reprolog, err, stderr.Bytes())
+			}
 		}
 	}
-	slices.Sort(times)
-	return Latency{Runs: runs, P50: percentile(times, 50), Max: times[len(times)-1]}, nil
+	out := make([]Latency, len(programs))
+	for i, t := range times {
+		slices.Sort(t)
+		out[i] = Latency{Runs: runs, P50: percentile(t, 50), Max: t[len(t)-1]}
+	}
+	return out, nil
 }
 
 // Lookups asks the log at url, one request after another as `reprolog

@@ -10,12 +10,10 @@ import (
 )
 
 var (
-	packageRE = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+$`)
-	archRE    = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
-	fileRE    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.+~_-]*$`)
-	sha256RE  = regexp.MustCompile(`^[0-9a-f]{64}$`)
-	envRE     = regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_]*)="(.*)"$`)
-	taintRE   = regexp.MustCompile(`^[A-Za-z0-9-]+$`)
+	fileRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.+~_-]*$`)
+	sha256RE = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	envRE    = regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_]*)="(.*)"$`)
+	taintRE  = regexp.MustCompile(`^[A-Za-z0-9-]+$`)
 	// archLinuxRE matches the first line of an Arch Linux BUILDINFO.
 	archLinuxRE = regexp.MustCompile(`^(format|pkgname|pkgbase|builddate) = `)
 )

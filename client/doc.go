@@ -17,6 +17,10 @@
 //	...
 //	decisions, err := (&client.Verifier{Policy: p}).Verify(ctx, []client.Deb{d})
 //
+// A command that decides once and exits can open the policy with
+// OpenPolicy instead: the Verifier then asks the log while the builders'
+// keys are still being checked, and waits for them before it counts.
+//
 // The same decision can be made offline from a proofs.Bundle with
 // Verifier.VerifyOffline.
 package client

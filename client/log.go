@@ -136,14 +136,18 @@ func (l *logClient) checkpoint(ctx context.Context) ([]byte, error) {
 	return data, err
 }
 
-// lookup returns the indices below size of the statements naming a binary
-// package, asking the log to answer as of at least size. It waits as the
-// log's Retry-After asks while the timeout allows.
-func (l *logClient) lookup(ctx context.Context, pkg, version, arch string, size int64) ([]int64, error) {
+// lookup returns the indices of the statements naming a binary package
+// and the tree size the log answered as of. A size above 0 asks the log
+// to answer as of at least size, and waits as the log's Retry-After asks
+// while the timeout allows; with size 0, the log answers as of the size
+// its index has reached.
+func (l *logClient) lookup(ctx context.Context, pkg, version, arch string, size int64) (lookupAnswer, error) {
 	ctx, cancel := context.WithTimeout(ctx, l.timeout)
 	defer cancel()
-	q := url.Values{"package": {pkg}, "version": {buildinfo.StripEpoch(version)}, "arch": {arch},
-		"tree_size": {strconv.FormatInt(size, 10)}}
+	q := url.Values{"package": {pkg}, "version": {buildinfo.StripEpoch(version)}, "arch": {arch}}
+	if size > 0 {
+		q.Set("tree_size", strconv.FormatInt(size, 10))
+	}
 	for {
 		data, resp, err := l.get(ctx, "lookup?"+q.Encode(), maxLookupSize)
 		if resp != nil && resp.StatusCode == http.StatusServiceUnavailable {
@@ -153,36 +157,49 @@ func (l *logClient) lookup(ctx context.Context, pkg, version, arch string, size 
 			}
 			select {
 			case <-ctx.Done():
-				return nil, fmt.Errorf("lookup of %s %s %s: the log's index did not reach size %d in time: %w",
+				return lookupAnswer{}, fmt.Errorf("lookup of %s %s %s: the log's index did not reach size %d in time: %w",
 					pkg, version, arch, size, err)
 			case <-time.After(wait):
 				continue
 			}
 		}
 		if err != nil {
-			return nil, fmt.Errorf("lookup of %s %s %s: %w", pkg, version, arch, err)
+			return lookupAnswer{}, fmt.Errorf("lookup of %s %s %s: %w", pkg, version, arch, err)
 		}
 		var res struct {
 			TreeSize *int64  `json:"tree_size"`
 			Indices  []int64 `json:"indices"`
 		}
 		if err := json.Unmarshal(data, &res); err != nil || res.TreeSize == nil || res.Indices == nil {
-			return nil, fmt.Errorf("lookup of %s %s %s: malformed answer", pkg, version, arch)
+			return lookupAnswer{}, fmt.Errorf("lookup of %s %s %s: malformed answer", pkg, version, arch)
 		}
 		if *res.TreeSize < size {
-			return nil, fmt.Errorf("lookup of %s %s %s: answered as of size %d, not %d", pkg, version, arch, *res.TreeSize, size)
+			return lookupAnswer{}, fmt.Errorf("lookup of %s %s %s: answered as of size %d, not %d", pkg, version, arch, *res.TreeSize, size)
 		}
-		var out []int64
 		for _, i := range res.Indices {
 			if i < 0 {
-				return nil, fmt.Errorf("lookup of %s %s %s: negative index", pkg, version, arch)
-			}
-			if i < size {
-				out = append(out, i)
+				return lookupAnswer{}, fmt.Errorf("lookup of %s %s %s: negative index", pkg, version, arch)
 			}
 		}
-		return out, nil
+		return lookupAnswer{size: *res.TreeSize, indices: res.Indices}, nil
 	}
+}
+
+// lookupAnswer is the log's answer to a lookup.
+type lookupAnswer struct {
+	size    int64 // the tree size it answered as of
+	indices []int64
+}
+
+// below returns the indices below size.
+func (a lookupAnswer) below(size int64) []int64 {
+	var out []int64
+	for _, i := range a.indices {
+		if i < size {
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 // record fetches a record by its SHA-256; the caller checks it.

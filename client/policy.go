@@ -57,6 +57,11 @@ type Policy struct {
 	Builders []Builder
 	// Warnings are problems that do not make the policy unusable.
 	Warnings []string
+
+	// loaded is closed once the builders are loaded, with loadErr set,
+	// for a policy OpenPolicy returned; nil otherwise.
+	loaded  chan struct{}
+	loadErr error
 }
 
 // Builder is a rebuilder the policy trusts.
@@ -106,13 +111,12 @@ func (p *Policy) Allowed(pkg string) bool { return slices.Contains(p.Allow, pkg)
 // LoadPolicy reads a policy file; Key-File and Witness-Policy paths are
 // relative to its directory.
 func LoadPolicy(path string) (*Policy, error) {
-	text, err := readFile(path)
+	p, err := OpenPolicy(path)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrPolicy, err)
+		return nil, err
 	}
-	p, err := ParsePolicy(text, filepath.Dir(path), time.Now())
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	if err := p.Wait(); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
@@ -139,41 +143,34 @@ var (
 )
 
 func parsePolicy(text []byte, dir string, now time.Time) (*Policy, error) {
-	paras, err := readParagraphs(text)
+	p, builders, err := parseLogParagraph(text, dir)
 	if err != nil {
 		return nil, err
 	}
+	if err := p.addBuilders(builders, dir, now); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// parseLogParagraph reads a policy's paragraphs and its log paragraph; it
+// returns the builder paragraphs.
+func parseLogParagraph(text []byte, dir string) (*Policy, []paragraph, error) {
+	paras, err := readParagraphs(text)
+	if err != nil {
+		return nil, nil, err
+	}
 	if len(paras) < 2 {
-		return nil, fmt.Errorf("want a log paragraph and at least one builder paragraph")
+		return nil, nil, fmt.Errorf("want a log paragraph and at least one builder paragraph")
 	}
 	if len(paras) > maxBuilders+1 {
-		return nil, fmt.Errorf("more than %d builders", maxBuilders)
+		return nil, nil, fmt.Errorf("more than %d builders", maxBuilders)
 	}
 	p := &Policy{StateDir: DefaultStateDir, Timeout: DefaultTimeout}
 	if err := p.parseLog(paras[0], dir); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	for i, para := range paras[1:] {
-		if err := p.parseBuilder(para, dir, now); err != nil {
-			return nil, fmt.Errorf("builder paragraph %d: %v", i+1, err)
-		}
-	}
-	n := p.Voters()
-	if p.Threshold == 0 {
-		p.Threshold = n/2 + 1
-	}
-	if p.Threshold > n {
-		return nil, fmt.Errorf("Threshold %d is more than the %d voters", p.Threshold, n)
-	}
-	if p.Threshold <= n/2 {
-		p.Warnings = append(p.Warnings, fmt.Sprintf(
-			"Threshold %d of %d voters is not a majority: two different binaries could both pass", p.Threshold, n))
-	}
-	if p.Threshold == n {
-		p.Warnings = append(p.Warnings, fmt.Sprintf(
-			"Threshold %d of %d voters: one lost rebuilder blocks every install", p.Threshold, n))
-	}
-	return p, nil
+	return p, paras[1:], nil
 }
 
 // paragraph is one deb822 paragraph with canonical field names.
@@ -320,65 +317,6 @@ func (p *Policy) parseAllow(v string) error {
 		}
 		p.Allow = append(p.Allow, name)
 	}
-	return nil
-}
-
-func (p *Policy) parseBuilder(para paragraph, dir string, now time.Time) error {
-	var b Builder
-	var keyFile string
-	for _, f := range []struct {
-		name string
-		to   *string
-	}{{"Builder", &b.Name}, {"Key-File", &keyFile}, {"Operator", &b.Operator}} {
-		v, _, err := para.take(f.name)
-		if err != nil {
-			return err
-		}
-		*f.to = v
-	}
-	if err := para.rest("builder", builderFields); err != nil {
-		return err
-	}
-	if b.Name == "" {
-		return fmt.Errorf("missing field Builder")
-	}
-	if keyFile == "" {
-		return fmt.Errorf("builder %s: missing field Key-File", b.Name)
-	}
-	data, err := readFile(resolve(dir, keyFile))
-	if err != nil {
-		return fmt.Errorf("builder %s: Key-File: %v", b.Name, err)
-	}
-	b.Key, err = pgp.ParseKey(data, now)
-	switch {
-	case errors.Is(err, pgp.ErrKeyRevoked):
-		// A revoked key proves nothing: the builder does not vote.
-		p.Warnings = append(p.Warnings, fmt.Sprintf(
-			"builder %s: its key is revoked, so it does not vote: remove it from the policy or update Key-File %s", b.Name, keyFile))
-		return nil
-	case errors.Is(err, pgp.ErrKeyExpired):
-		var last time.Time
-		if b.Key, last, err = pgp.ParseExpiredKey(data, now); err != nil {
-			return fmt.Errorf("builder %s: Key-File %s: %v", b.Name, keyFile, err)
-		}
-		p.Warnings = append(p.Warnings, fmt.Sprintf(
-			"builder %s: its key expired at %s: only records it signed before then count; update Key-File %s if it was extended",
-			b.Name, last.UTC().Format(time.RFC3339), keyFile))
-	case err != nil:
-		return fmt.Errorf("builder %s: Key-File %s: %v", b.Name, keyFile, err)
-	}
-	b.Fingerprint = b.Key.Fingerprint()
-	for _, o := range p.Builders {
-		switch {
-		case o.Name == b.Name:
-			return fmt.Errorf("builder %s named twice", b.Name)
-		case o.Fingerprint == b.Fingerprint:
-			return fmt.Errorf("builders %s and %s have the same key %s", o.Name, b.Name, b.Fingerprint)
-		case o.Voter() == b.Name || o.Name == b.Operator && b.Operator != "":
-			return fmt.Errorf("builder %s: a builder and an operator share the name", b.Name)
-		}
-	}
-	p.Builders = append(p.Builders, b)
 	return nil
 }
 

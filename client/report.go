@@ -36,11 +36,14 @@ func (d *Decision) Summary() string {
 // Prove fetches from the log everything a decision about d needs, as a
 // bundle for VerifyOffline, and makes the decision from it.
 func (v *Verifier) Prove(ctx context.Context, d Deb) (*proofs.Bundle, *Decision, error) {
-	bundles, err := v.Fetch(ctx, []Target{d.Target})
+	bundles, cp, checked, err := v.fetch(ctx, []Target{d.Target})
+	if perr := v.Policy.Wait(); perr != nil {
+		return nil, nil, perr
+	}
 	if err != nil {
 		return nil, nil, err
 	}
-	dec, err := v.decide(bundles[0], d)
+	dec, err := v.decideAt(cp, bundles[0], d, checked)
 	if err != nil {
 		return nil, nil, err
 	}

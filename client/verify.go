@@ -9,7 +9,6 @@ import (
 
 	"github.com/reprolog/reprolog/buildinfo"
 	"github.com/reprolog/reprolog/proofs"
-	"github.com/reprolog/reprolog/statement"
 )
 
 // Verifier decides, under one policy, whether binary packages may be
@@ -35,13 +34,17 @@ func (v *Verifier) now() time.Time {
 // the checkpoint, proves it consistent with the one kept in State-Dir
 // (and keeps the newer), looks up every statement naming each file,
 // proves them, fetches and checks their records, and applies the counting
-// rules. Errors wrap ErrLog when the log or a witness failed verification.
+// rules. Errors wrap ErrLog when the log or a witness failed verification,
+// and ErrPolicy when the keys of a policy from OpenPolicy did not load.
 func (v *Verifier) Verify(ctx context.Context, debs []Deb) ([]*Decision, error) {
 	targets := make([]Target, len(debs))
 	for i, d := range debs {
 		targets[i] = d.Target
 	}
-	bundles, err := v.Fetch(ctx, targets)
+	bundles, cp, checked, err := v.fetch(ctx, targets)
+	if perr := v.Policy.Wait(); perr != nil {
+		return nil, perr
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -49,7 +52,7 @@ func (v *Verifier) Verify(ctx context.Context, debs []Deb) ([]*Decision, error) 
 	// it runs on every core.
 	out := make([]*Decision, len(debs))
 	err = parallel(ctx, len(debs), func(_ context.Context, i int) (err error) {
-		out[i], err = v.decide(bundles[i], debs[i])
+		out[i], err = v.decideAt(cp, bundles[i], debs[i], checked)
 		return err
 	})
 	if err != nil {
@@ -74,16 +77,22 @@ func (v *Verifier) VerifyOffline(b *proofs.Bundle, d Deb) (*Decision, error) {
 
 // decide verifies a bundle and applies the counting rules to d.
 func (v *Verifier) decide(b *proofs.Bundle, d Deb) (*Decision, error) {
+	cp, err := VerifyCheckpoint(v.Policy, b.Checkpoint, v.now())
+	if err != nil {
+		return nil, err
+	}
+	return v.decideAt(cp, b, d, nil)
+}
+
+// decideAt is decide for a bundle whose checkpoint, cp, is verified. The
+// records that checked accepted are not checked again.
+func (v *Verifier) decideAt(cp Checkpoint, b *proofs.Bundle, d Deb, checked *proofs.Checked) (*Decision, error) {
 	t := d.Target
 	if b.Package != t.Package || b.Version != buildinfo.StripEpoch(t.Version) || b.Arch != t.Arch {
 		return nil, fmt.Errorf("the proof is for %s %s %s, not for %s %s %s",
 			b.Package, b.Version, b.Arch, t.Package, buildinfo.StripEpoch(t.Version), t.Arch)
 	}
-	cp, err := VerifyCheckpoint(v.Policy, b.Checkpoint, v.now())
-	if err != nil {
-		return nil, err
-	}
-	verified, err := b.Verify(cp.Tree(), v.Policy.Key)
+	verified, err := b.VerifyChecked(cp.Tree(), v.Policy.Key, checked)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrLog, err)
 	}
@@ -96,29 +105,24 @@ func (v *Verifier) decide(b *proofs.Bundle, d Deb) (*Decision, error) {
 // witnesses, age), proves it consistent with the one kept in State-Dir and
 // returns the newer of the two, which State-Dir now keeps.
 func (v *Verifier) Checkpoint(ctx context.Context) (Checkpoint, error) {
-	_, _, cp, err := v.latest(ctx)
-	return cp, err
-}
-
-// latest is Checkpoint, also returning the log client and prover it used.
-func (v *Verifier) latest(ctx context.Context) (*logClient, *proofs.Prover, Checkpoint, error) {
 	lc, err := newLogClient(v.Policy)
 	if err != nil {
-		return nil, nil, Checkpoint{}, err
+		return Checkpoint{}, err
 	}
-	prover := proofs.NewProver(lc.tiles)
+	cp, err := v.fetchCheckpoint(ctx, lc)
+	if err != nil {
+		return Checkpoint{}, err
+	}
+	return v.advance(ctx, proofs.NewProver(lc.tiles), cp)
+}
+
+// fetchCheckpoint fetches the log's checkpoint and verifies it.
+func (v *Verifier) fetchCheckpoint(ctx context.Context, lc *logClient) (Checkpoint, error) {
 	signed, err := lc.checkpoint(ctx)
 	if err != nil {
-		return nil, nil, Checkpoint{}, fmt.Errorf("%w: %w", ErrLog, err)
+		return Checkpoint{}, fmt.Errorf("%w: %w", ErrLog, err)
 	}
-	cp, err := VerifyCheckpoint(v.Policy, signed, v.now())
-	if err != nil {
-		return nil, nil, Checkpoint{}, err
-	}
-	if cp, err = v.advance(ctx, prover, cp); err != nil {
-		return nil, nil, Checkpoint{}, err
-	}
-	return lc, prover, cp, nil
+	return VerifyCheckpoint(v.Policy, signed, v.now())
 }
 
 // Fetch gathers from the log a bundle for each target: the verified
@@ -126,82 +130,114 @@ func (v *Verifier) latest(ctx context.Context) (*logClient, *proofs.Prover, Chec
 // lists for the target with its inclusion proof, and the records of the
 // trusted builders. Tiles are read once for all targets.
 func (v *Verifier) Fetch(ctx context.Context, targets []Target) ([]*proofs.Bundle, error) {
-	p := v.Policy
-	lc, prover, cp, err := v.latest(ctx)
-	if err != nil {
-		return nil, err
+	bundles, _, _, err := v.fetch(ctx, targets)
+	if perr := v.Policy.Wait(); perr != nil {
+		return nil, perr
 	}
+	return bundles, err
+}
 
-	perTarget := make([][]int64, len(targets))
-	err = parallel(ctx, len(targets), func(ctx context.Context, i int) (err error) {
-		t := targets[i]
-		perTarget[i], err = lc.lookup(ctx, t.Package, t.Version, t.Arch, cp.Size)
-		return err
-	})
+// fetch is Fetch, also returning the bundles' checkpoint, verified, and
+// the records already checked.
+//
+// Requests that do not depend on each other go out together: the lookups
+// with the checkpoint's request, and the tiles and records of the
+// decision while the checkpoint is proven consistent with the kept one
+// (the prover shares the tiles both need). Should State-Dir keep a newer
+// checkpoint than the log served, the entries are proven again against it.
+func (v *Verifier) fetch(ctx context.Context, targets []Target) ([]*proofs.Bundle, Checkpoint, *proofs.Checked, error) {
+	lc, err := newLogClient(v.Policy)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrLog, err)
+		return nil, Checkpoint{}, nil, err
 	}
-	pctx, cancel := context.WithTimeout(ctx, p.Timeout)
-	entries, err := prover.Entries(pctx, cp.Tree(), slices.Concat(perTarget...))
-	cancel()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	lookups := lookupAll(ctx, lc, targets)
+	prover := proofs.NewProver(lc.tiles)
+	checked := &proofs.Checked{}
+	cp, err := v.fetchCheckpoint(ctx, lc)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrLog, err)
+		return nil, Checkpoint{}, nil, err
 	}
-	if err := fetchRecords(ctx, lc, p, entries); err != nil {
-		return nil, err
+	type fetched struct {
+		perTarget [][]int64
+		entries   []proofs.Entry
+		err       error
 	}
-
+	fetchAt := func(cp Checkpoint) (f fetched) {
+		if f.perTarget, f.err = lookups(cp.Size); f.err == nil {
+			f.entries, f.err = v.entries(ctx, lc, prover, cp, slices.Concat(f.perTarget...), checked)
+		}
+		return f
+	}
+	done := make(chan fetched, 1)
+	go func() { done <- fetchAt(cp) }()
+	kept, err := v.advance(ctx, prover, cp)
+	if err != nil {
+		cancel()
+		<-done
+		return nil, Checkpoint{}, nil, err
+	}
+	f := <-done
+	if kept.Note != cp.Note {
+		f = fetchAt(kept)
+	}
+	if f.err != nil {
+		return nil, Checkpoint{}, nil, f.err
+	}
 	bundles := make([]*proofs.Bundle, len(targets))
 	for i, t := range targets {
 		b := &proofs.Bundle{Package: t.Package, Version: buildinfo.StripEpoch(t.Version), Arch: t.Arch,
-			Checkpoint: []byte(cp.Note)}
-		for _, e := range entries {
-			if slices.Contains(perTarget[i], e.Index) {
+			Checkpoint: []byte(kept.Note)}
+		for _, e := range f.entries {
+			if slices.Contains(f.perTarget[i], e.Index) {
 				b.Entries = append(b.Entries, e)
 			}
 		}
 		bundles[i] = b
 	}
-	return bundles, nil
+	return bundles, kept, checked, nil
 }
 
-// fetchRecords fills in the records of the trusted builders' statements,
-// fetching each record once.
-func fetchRecords(ctx context.Context, lc *logClient, p *Policy, entries []proofs.Entry) error {
-	var want []*statement.Statement
-	of := make([]int, len(entries)) // entry -> index in want, or -1
-	seen := map[string]int{}
-	for i, e := range entries {
-		s, err := statement.Parse(e.Statement)
+// lookupAll sends the lookups of targets at once, as of the size the
+// log's index has reached. The function it returns waits for their
+// answers and gives each target's indices below size, asking again as of
+// size where the index answered as of less.
+func lookupAll(ctx context.Context, lc *logClient, targets []Target) func(size int64) ([][]int64, error) {
+	answers := make([]lookupAnswer, len(targets))
+	var sent error
+	done := make(chan struct{})
+	go func() {
+		sent = parallel(ctx, len(targets), func(ctx context.Context, i int) (err error) {
+			t := targets[i]
+			answers[i], err = lc.lookup(ctx, t.Package, t.Version, t.Arch, 0)
+			return err
+		})
+		close(done)
+	}()
+	return func(size int64) ([][]int64, error) {
+		<-done
+		if sent != nil {
+			return nil, fmt.Errorf("%w: %w", ErrLog, sent)
+		}
+		out := make([][]int64, len(targets))
+		err := parallel(ctx, len(targets), func(ctx context.Context, i int) error {
+			a := answers[i]
+			if a.size < size {
+				t := targets[i]
+				var err error
+				if a, err = lc.lookup(ctx, t.Package, t.Version, t.Arch, size); err != nil {
+					return err
+				}
+			}
+			out[i] = a.below(size)
+			return nil
+		})
 		if err != nil {
-			return fmt.Errorf("%w: entry %d: %w", ErrLog, e.Index, err)
+			return nil, fmt.Errorf("%w: %w", ErrLog, err)
 		}
-		of[i] = -1
-		if p.Key(s.Builder) == nil {
-			continue
-		}
-		j, ok := seen[s.Record]
-		if !ok {
-			j = len(want)
-			seen[s.Record] = j
-			want = append(want, s)
-		}
-		of[i] = j
+		return out, nil
 	}
-	records := make([][]byte, len(want))
-	err := parallel(ctx, len(want), func(ctx context.Context, i int) (err error) {
-		records[i], err = lc.record(ctx, want[i].Record, want[i].RecordSize)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrLog, err)
-	}
-	for i, j := range of {
-		if j >= 0 {
-			entries[i].Record = records[j]
-		}
-	}
-	return nil
 }
 
 // parallel runs f(ctx, 0..n-1) on a few goroutines. The first error

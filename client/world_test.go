@@ -90,6 +90,7 @@ type proxy struct {
 	mu     sync.Mutex
 	gets   map[string]int
 	edit   func(path string, body []byte) []byte
+	hold   func(path string) // called before a request is passed on
 }
 
 func newProxy(t *testing.T, target string) *proxy {
@@ -102,8 +103,11 @@ func newProxy(t *testing.T, target string) *proxy {
 func (p *proxy) serve(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
 	p.gets[r.URL.Path]++
-	edit := p.edit
+	edit, hold := p.edit, p.hold
 	p.mu.Unlock()
+	if hold != nil {
+		hold(r.URL.Path)
+	}
 	resp, err := http.Get(p.target + r.URL.RequestURI())
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadGateway)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/reprolog/reprolog/pgp"
 	"github.com/reprolog/reprolog/proofs"
+	"github.com/reprolog/reprolog/statement"
 )
 
 func TestBundleRoundTrip(t *testing.T) {
@@ -101,11 +102,67 @@ func TestBundleVerifyRejects(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t)
+			// Every record, as it was, was accepted beforehand: that
+			// changes nothing about the edited bundle.
+			checked := acceptAll(t, f)
 			tt.edit(f)
 			if _, err := f.bundle.Verify(f.tree, f.keys); !errors.Is(err, tt.want) {
 				t.Errorf("Verify = %v, want %v", err, tt.want)
 			}
+			if _, err := f.bundle.VerifyChecked(f.tree, f.keys, checked); !errors.Is(err, tt.want) {
+				t.Errorf("VerifyChecked = %v, want %v", err, tt.want)
+			}
 		})
+	}
+}
+
+// acceptAll checks every record of the fixture's bundle with a Checked.
+func acceptAll(t *testing.T, f *fixture) *proofs.Checked {
+	t.Helper()
+	checked := &proofs.Checked{}
+	for _, e := range f.bundle.Entries {
+		s, err := statement.Parse(e.Statement)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := checked.CheckRecord(s, e.Record, f.keys(s.Builder)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return checked
+}
+
+// TestBundleVerifyChecked: records accepted beforehand count as checked
+// for the statement and key they were checked for, and only for those.
+func TestBundleVerifyChecked(t *testing.T) {
+	f := newFixture(t)
+	checked := acceptAll(t, f)
+	got, err := f.bundle.VerifyChecked(f.tree, f.keys, checked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := f.bundle.Verify(f.tree, f.keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		if got[i].Index != want[i].Index || got[i].RecordChecked != want[i].RecordChecked ||
+			!bytes.Equal(got[i].Statement.Marshal(), want[i].Statement.Marshal()) {
+			t.Errorf("statement %d: VerifyChecked gives %+v, Verify %+v", i, got[i], want[i])
+		}
+	}
+	// A record that did not check is not remembered.
+	s, err := statement.Parse(f.bundle.Entries[0].Statement)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := &proofs.Checked{}
+	if err := other.CheckRecord(s, f.bundle.Entries[1].Record, f.keys(s.Builder)); err == nil {
+		t.Fatal("another entry's record checked")
+	}
+	f.bundle.Entries[0].Record = f.bundle.Entries[1].Record
+	if _, err := f.bundle.VerifyChecked(f.tree, f.keys, other); !errors.Is(err, proofs.ErrRecord) {
+		t.Errorf("VerifyChecked = %v, want ErrRecord", err)
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"filippo.io/torchwood"
@@ -41,14 +43,61 @@ func TestProverReadsEachTileOnce(t *testing.T) {
 	}
 }
 
+// TestProverReadsEachTileOnceConcurrently proves entries and a
+// consistency, and reads entries unproven, at the same time, as a decision
+// does: tiles that several need are read once.
+func TestProverReadsEachTileOnceConcurrently(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	old, err := tlog.TreeHash(3, torchwood.TileHashReaderWithContext(ctx, f.tree, f.log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := f.log.Reads()
+	p := proofs.NewProver(f.log)
+	var wg sync.WaitGroup
+	for _, indices := range [][]int64{{299, 5}, {257, 5, 258}, {8}} {
+		wg.Go(func() {
+			if _, err := p.Entries(ctx, f.tree, indices); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Go(func() {
+		if _, err := p.Consistency(ctx, f.tree, tlog.Tree{N: 3, Hash: old}); err != nil {
+			t.Error(err)
+		}
+	})
+	var statements [][]byte
+	wg.Go(func() {
+		var err error
+		if statements, err = p.Statements(ctx, f.tree, []int64{299, 5}); err != nil {
+			t.Error(err)
+		}
+	})
+	wg.Wait()
+	proven, err := p.Entries(ctx, f.tree, []int64{5, 299})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(statements) != 2 || !bytes.Equal(statements[0], proven[1].Statement) || !bytes.Equal(statements[1], proven[0].Statement) {
+		t.Error("Statements does not return the entries Entries proves, in the order asked")
+	}
+	for tile, n := range f.log.Reads() {
+		if n-before[tile] > 1 {
+			t.Errorf("tile %+v read %d times", tile, n-before[tile])
+		}
+	}
+}
+
 // batches counts the calls that reach a tile reader.
 type batches struct {
 	*prooftest.Log
-	calls int
+	calls atomic.Int64
 }
 
 func (b *batches) ReadTiles(ctx context.Context, tiles []tlog.Tile) ([][]byte, error) {
-	b.calls++
+	b.calls.Add(1)
 	return b.Log.ReadTiles(ctx, tiles)
 }
 
@@ -58,8 +107,8 @@ func TestProverBatches(t *testing.T) {
 	if _, err := proofs.NewProver(b).Entries(context.Background(), f.tree, []int64{299, 5, 257, 6, 100}); err != nil {
 		t.Fatal(err)
 	}
-	if b.calls != 2 {
-		t.Errorf("proving five entries in two tiles took %d batches of tile reads, want 2", b.calls)
+	if b.calls.Load() != 2 {
+		t.Errorf("proving five entries in two tiles took %d batches of tile reads, want 2", b.calls.Load())
 	}
 }
 
@@ -182,4 +231,61 @@ func (tr tampered) ReadTiles(ctx context.Context, tiles []tlog.Tile) ([][]byte, 
 		}
 	}
 	return data, err
+}
+
+// TestProverSharedReadAbandoned: a caller that gives up on a tile read
+// does not fail another caller waiting for the same tile; that one reads
+// it again.
+func TestProverSharedReadAbandoned(t *testing.T) {
+	f := newFixture(t)
+	x := tlog.Tile{H: torchwood.TileHeight, L: -1, N: 0, W: torchwood.TileWidth}
+	y := tlog.Tile{H: torchwood.TileHeight, L: 0, N: 0, W: torchwood.TileWidth}
+	ctxA, cancelA := context.WithCancel(context.Background())
+	aInside := make(chan struct{})
+	first := true
+	p := proofs.NewProver(&stalling{Log: f.log, read: func(ctx context.Context, tiles []tlog.Tile) error {
+		switch {
+		case tiles[0] == x && first:
+			first = false
+			close(aInside)
+			<-ctx.Done()
+			return ctx.Err()
+		case tiles[0] == y:
+			cancelA()
+		}
+		return nil
+	}})
+	aDone := make(chan error)
+	go func() {
+		_, err := p.ReadTiles(ctxA, []tlog.Tile{x})
+		aDone <- err
+	}()
+	<-aInside
+	got, err := p.ReadTiles(context.Background(), []tlog.Tile{y, x})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(<-aDone, context.Canceled) {
+		t.Error("the abandoned read did not fail")
+	}
+	want, err := f.log.ReadTiles(context.Background(), []tlog.Tile{y, x})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got[0], want[0]) || !bytes.Equal(got[1], want[1]) {
+		t.Error("the waiting caller got other tiles")
+	}
+}
+
+// stalling lets a test act on each batch of tiles read before it is read.
+type stalling struct {
+	*prooftest.Log
+	read func(ctx context.Context, tiles []tlog.Tile) error
+}
+
+func (s *stalling) ReadTiles(ctx context.Context, tiles []tlog.Tile) ([][]byte, error) {
+	if err := s.read(ctx, tiles); err != nil {
+		return nil, err
+	}
+	return s.Log.ReadTiles(ctx, tiles)
 }

@@ -69,6 +69,9 @@ func (b *bencher) progress(format string, args ...any) {
 }
 
 func (b *bencher) all(ctx context.Context) ([]bench.Row, error) {
+	if b.o.decisionsOnly {
+		return b.logRows(ctx)
+	}
 	rows, err := b.ingest(ctx)
 	if err != nil {
 		return rows, err

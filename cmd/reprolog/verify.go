@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
+	"sync"
 
 	"github.com/reprolog/reprolog/client"
 	"github.com/reprolog/reprolog/proofs"
@@ -44,25 +46,52 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fs.Usage()
 		return exitUsage
 	}
+	if !*offline {
+		return verifyOnline(ctx, *policyFile, fs.Args(), *verbose, *asJSON, stdout, stderr)
+	}
 	v, ok := loadVerifier(*policyFile, stderr)
 	if !ok {
 		return exitUsage
 	}
-
-	var decisions []*client.Decision
-	var err error
-	if *offline {
-		decisions, err = verifyOffline(v, fs.Args())
-	} else {
-		var debs []client.Deb
-		if debs, err = readDebs(fs.Args()); err == nil {
-			decisions, err = v.Verify(ctx, debs)
-		}
-	}
+	decisions, err := verifyOffline(v, fs.Args())
 	if err != nil {
 		return fail(stderr, "reprolog verify", err)
 	}
 	return report(decisions, *verbose, *asJSON, stdout, stderr)
+}
+
+// verifyOnline decides about the files from the log. The files are read
+// and hashed while the policy loads, and the log is asked while the
+// policy's keys are checked, which only its records need.
+func verifyOnline(ctx context.Context, policyFile string, files []string, verbose, asJSON bool, stdout, stderr io.Writer) int {
+	type read struct {
+		debs []client.Deb
+		err  error
+	}
+	got := make(chan read, 1)
+	go func() {
+		debs, err := readDebs(files)
+		got <- read{debs, err}
+	}()
+	p, err := client.OpenPolicy(policyFile)
+	if err != nil {
+		fmt.Fprintln(stderr, "reprolog:", err)
+		return exitUsage
+	}
+	r := <-got
+	var decisions []*client.Decision
+	if err = r.err; err == nil {
+		decisions, err = (&client.Verifier{Policy: p}).Verify(ctx, r.debs)
+	}
+	if perr := p.Wait(); perr != nil {
+		fmt.Fprintln(stderr, "reprolog:", perr)
+		return exitUsage
+	}
+	printWarnings(stderr, policyFile, p)
+	if err != nil {
+		return fail(stderr, "reprolog verify", err)
+	}
+	return report(decisions, verbose, asJSON, stdout, stderr)
 }
 
 // loadVerifier loads the policy and prints its warnings.
@@ -72,20 +101,35 @@ func loadVerifier(path string, stderr io.Writer) (*client.Verifier, bool) {
 		fmt.Fprintln(stderr, "reprolog:", err)
 		return nil, false
 	}
-	for _, w := range p.Warnings {
-		fmt.Fprintf(stderr, "reprolog: warning: %s: %s\n", path, w)
-	}
+	printWarnings(stderr, path, p)
 	return &client.Verifier{Policy: p}, true
 }
 
+func printWarnings(stderr io.Writer, path string, p *client.Policy) {
+	for _, w := range p.Warnings {
+		fmt.Fprintf(stderr, "reprolog: warning: %s: %s\n", path, w)
+	}
+}
+
+// readDebs reads and hashes the files on every core; it reports the
+// first error in the order of paths.
 func readDebs(paths []string) ([]client.Deb, error) {
 	debs := make([]client.Deb, len(paths))
+	errs := make([]error, len(paths))
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
 	for i, path := range paths {
-		d, err := client.ReadDeb(path)
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			debs[i], errs[i] = client.ReadDeb(path)
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
 		if err != nil {
 			return nil, err
 		}
-		debs[i] = d
 	}
 	return debs, nil
 }

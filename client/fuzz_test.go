@@ -128,3 +128,34 @@ func FuzzReadDeb(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseLookup feeds lookup answers, as a hostile log could serve them,
+// to parseLookup: each is refused, or is an answer as of at least the size
+// asked whose indices all lie in the tree it names.
+func FuzzParseLookup(f *testing.F) {
+	f.Add([]byte(`{"tree_size":10,"indices":[0,3,9]}`), int64(5))
+	f.Add([]byte(`{"tree_size":10,"indices":[]}`), int64(10))
+	f.Add([]byte(`{"tree_size":4,"indices":[4]}`), int64(0))
+	f.Add([]byte(`{"tree_size":-1,"indices":[]}`), int64(0))
+	f.Add([]byte(`{"tree_size":3}`), int64(0))
+	f.Add([]byte(`[1,2]`), int64(0))
+	f.Fuzz(func(t *testing.T, data []byte, size int64) {
+		a, err := parseLookup(data, size)
+		if err != nil {
+			return
+		}
+		if a.size < size || a.size < 0 {
+			t.Fatalf("accepted an answer as of %d for a lookup as of %d", a.size, size)
+		}
+		for _, i := range a.indices {
+			if i < 0 || i >= a.size {
+				t.Fatalf("accepted index %d in a tree of %d", i, a.size)
+			}
+		}
+		for _, i := range a.below(size) {
+			if i >= size {
+				t.Fatalf("below(%d) gave %d", size, i)
+			}
+		}
+	})
+}

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -166,23 +167,34 @@ func (l *logClient) lookup(ctx context.Context, pkg, version, arch string, size 
 		if err != nil {
 			return lookupAnswer{}, fmt.Errorf("lookup of %s %s %s: %w", pkg, version, arch, err)
 		}
-		var res struct {
-			TreeSize *int64  `json:"tree_size"`
-			Indices  []int64 `json:"indices"`
+		a, err := parseLookup(data, size)
+		if err != nil {
+			return lookupAnswer{}, fmt.Errorf("lookup of %s %s %s: %w", pkg, version, arch, err)
 		}
-		if err := json.Unmarshal(data, &res); err != nil || res.TreeSize == nil || res.Indices == nil {
-			return lookupAnswer{}, fmt.Errorf("lookup of %s %s %s: malformed answer", pkg, version, arch)
-		}
-		if *res.TreeSize < size {
-			return lookupAnswer{}, fmt.Errorf("lookup of %s %s %s: answered as of size %d, not %d", pkg, version, arch, *res.TreeSize, size)
-		}
-		for _, i := range res.Indices {
-			if i < 0 {
-				return lookupAnswer{}, fmt.Errorf("lookup of %s %s %s: negative index", pkg, version, arch)
-			}
-		}
-		return lookupAnswer{size: *res.TreeSize, indices: res.Indices}, nil
+		return a, nil
 	}
+}
+
+// parseLookup reads the log's answer to a lookup asked as of size:
+// {"tree_size": N, "indices": [...]} with N at least size and every index
+// in the first N entries.
+func parseLookup(data []byte, size int64) (lookupAnswer, error) {
+	var res struct {
+		TreeSize *int64  `json:"tree_size"`
+		Indices  []int64 `json:"indices"`
+	}
+	if err := json.Unmarshal(data, &res); err != nil || res.TreeSize == nil || res.Indices == nil || *res.TreeSize < 0 {
+		return lookupAnswer{}, errors.New("malformed answer")
+	}
+	if *res.TreeSize < size {
+		return lookupAnswer{}, fmt.Errorf("answered as of size %d, not %d", *res.TreeSize, size)
+	}
+	for _, i := range res.Indices {
+		if i < 0 || i >= *res.TreeSize {
+			return lookupAnswer{}, fmt.Errorf("index %d outside the tree of size %d it answered for", i, *res.TreeSize)
+		}
+	}
+	return lookupAnswer{size: *res.TreeSize, indices: res.Indices}, nil
 }
 
 // lookupAnswer is the log's answer to a lookup.

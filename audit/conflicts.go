@@ -58,11 +58,12 @@ func (q *batchSQL) close() {
 	}
 }
 
-// learn records entry idx, whose statement is st and whose record check
+// learn records entry e, whose statement is st and whose record check
 // gave status, and returns the conflicts it reveals. Only verified entries
 // are compared.
-func learn(ctx context.Context, q *batchSQL, idx int64, st *statement.Statement, status string) ([]keyed, error) {
-	if _, err := q.insertEntry.ExecContext(ctx, idx, status, st.Builder, st.Record, st.Marshal()); err != nil {
+func learn(ctx context.Context, q *batchSQL, e raw, st *statement.Statement, status string) ([]keyed, error) {
+	idx := e.idx
+	if _, err := q.insertEntry.ExecContext(ctx, idx, status, st.Builder, st.Record, e.data); err != nil {
 		return nil, err
 	}
 	verified := status == statusVerified

@@ -93,22 +93,19 @@ func (a *Auditor) process(ctx context.Context, b *batch, signed []byte, res *Res
 		return err
 	}
 	defer tx.Rollback()
-	q, err := prepare(ctx, tx)
+	l, err := openLedger(ctx, tx, sts, checks)
 	if err != nil {
 		return err
 	}
-	defer q.close()
 	var found []keyed
 	for i, r := range batch {
 		st, c := sts[i], checks[i]
 		if st == nil {
-			if _, err := q.insertEntry.ExecContext(ctx, r.idx, ProblemBadEntry, "", "", r.data); err != nil {
-				return err
-			}
+			l.addEntry(r, ProblemBadEntry, nil)
 			found = append(found, entryProblem(r.idx, nil, c, r.data))
 			continue
 		}
-		fs, err := learn(ctx, q, r, st, c.status)
+		fs, err := learn(ctx, l, r, st, c.status)
 		if err != nil {
 			return err
 		}
@@ -121,6 +118,9 @@ func (a *Auditor) process(ctx context.Context, b *batch, signed []byte, res *Res
 		default:
 			found = append(found, entryProblem(r.idx, st, c, nil))
 		}
+	}
+	if err := l.flush(ctx); err != nil {
+		return err
 	}
 	for _, q := range lookups {
 		fs, err := a.judge(ctx, tx, q)

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
+	"path/filepath"
 	"time"
 
 	"filippo.io/torchwood"
@@ -13,29 +15,77 @@ import (
 	"github.com/reprolog/reprolog/audit"
 )
 
+// Audit is what AuditRate measured: the entries processed and the wall
+// time it took, and the size of the auditor's state at the end.
+type Audit struct {
+	Rate
+	StateBytes int64
+}
+
 // AuditRate follows the whole log at url with an auditor (package audit,
 // the auditor of `reprolog audit`) from a fresh state directory: every
 // checkpoint, entry and record verified, conflicts looked for, the index
-// sampled. It returns the entries processed and how long it took.
-func AuditRate(ctx context.Context, url, vkey, stateDir string) (Rate, error) {
+// sampled. It returns the entries processed, how long it took and the
+// size of the state directory once the auditor is closed.
+func AuditRate(ctx context.Context, url, vkey, stateDir string) (Audit, error) {
 	a, err := audit.Open(ctx, audit.Config{Log: url, LogKey: vkey, StateDir: stateDir, LookupSample: 4,
 		Deliver: func(audit.Finding) error { return nil }})
 	if err != nil {
-		return Rate{}, err
+		return Audit{}, err
 	}
-	defer a.Close()
 	start := time.Now()
 	res, err := a.Sync(ctx)
+	elapsed := time.Since(start)
+	if cerr := a.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
-		return Rate{}, err
+		return Audit{}, err
 	}
 	if res.Verified != res.Processed {
-		return Rate{}, fmt.Errorf("the auditor verified %d of %d entries", res.Verified, res.Processed)
+		return Audit{}, fmt.Errorf("the auditor verified %d of %d entries", res.Verified, res.Processed)
 	}
 	if n := len(res.Findings); n > 0 {
-		return Rate{}, fmt.Errorf("the auditor found %v in a log of agreeing builds", res.Findings)
+		return Audit{}, fmt.Errorf("the auditor found %v in a log of agreeing builds", res.Findings)
 	}
-	return Rate{N: int(res.Processed), Elapsed: time.Since(start)}, nil
+	size, err := dirSize(stateDir)
+	return Audit{Rate: Rate{N: int(res.Processed), Elapsed: elapsed}, StateBytes: size}, err
+}
+
+// dirSize adds up the sizes of the files in dir.
+func dirSize(dir string) (int64, error) {
+	var n int64
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		info, err := d.Info()
+		n += info.Size()
+		return err
+	})
+	return n, err
+}
+
+// VerifyLog is OpenPGP verification alone (VerifyAlone, on all cores) of
+// records like those of a log of w's first size entries: about n of its
+// entries, in runs of one entry per rebuilder spread evenly over the log,
+// signed again (entry e is build e/len(rebs) signed by
+// rebs[e%len(rebs)]), so with the same keys, mix and sizes. An auditor
+// checks every record's signature: this bounds it.
+func VerifyLog(w *World, rebs []*Rebuilder, size, n int) (Rate, error) {
+	builds := size / len(rebs)
+	runs := max(1, min(builds, n/len(rebs)))
+	var records [][]byte
+	var by []*Rebuilder
+	for i := range runs {
+		e := i * builds / runs * len(rebs)
+		recs, err := Sign(w, rebs, e, e+len(rebs))
+		if err != nil {
+			return Rate{}, err
+		}
+		records, by = append(records, recs...), append(by, SignedBy(rebs, e, e+len(rebs))...)
+	}
+	return VerifyAlone(records, by)
 }
 
 // TilesRate reads every entry of the log at url with torchwood's

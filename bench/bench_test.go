@@ -122,8 +122,11 @@ func TestMeasurements(t *testing.T) {
 	if r, err := TilesRate(ctx, l.URL, l.VKey); err != nil || r.N != 60 {
 		t.Fatalf("tiles: %+v %v", r, err)
 	}
-	if r, err := AuditRate(ctx, l.URL, l.VKey, filepath.Join(dir, "audit")); err != nil || r.N != 60 {
+	if r, err := AuditRate(ctx, l.URL, l.VKey, filepath.Join(dir, "audit")); err != nil || r.N != 60 || r.StateBytes < 60*100 {
 		t.Fatalf("audit: %+v %v", r, err)
+	}
+	if r, err := VerifyLog(w, rebs, 60, 20); err != nil || r.N != 20 {
+		t.Fatalf("verification of the log's records alone: %+v %v", r, err)
 	}
 
 	reprolog := testbin.Build(t, "reprolog")

@@ -7,12 +7,18 @@ import (
 	"io/fs"
 	"net/http"
 	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"filippo.io/torchwood"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/reprolog/reprolog/audit"
+	"github.com/reprolog/reprolog/buildinfo"
+	"github.com/reprolog/reprolog/pgp"
+	"github.com/reprolog/reprolog/statement"
 )
 
 // Audit is what AuditRate measured: the entries processed and the wall
@@ -66,13 +72,14 @@ func dirSize(dir string) (int64, error) {
 	return n, err
 }
 
-// VerifyLog is OpenPGP verification alone (VerifyAlone, on all cores) of
-// records like those of a log of w's first size entries: about n of its
-// entries, in runs of one entry per rebuilder spread evenly over the log,
-// signed again (entry e is build e/len(rebs) signed by
-// rebs[e%len(rebs)]), so with the same keys, mix and sizes. An auditor
-// checks every record's signature: this bounds it.
-func VerifyLog(w *World, rebs []*Rebuilder, size, n int) (Rate, error) {
+// RecordBounds measures two bounds of an auditor of a log of w's first
+// size entries, on about n records like the log's: about n of its entries,
+// in runs of one entry per rebuilder spread evenly over the log, signed
+// again (entry e is build e/len(rebs) signed by rebs[e%len(rebs)]), so
+// with the same keys, mix and sizes. verify is OpenPGP verification alone
+// (VerifyAlone); check is the whole check an auditor makes of a record
+// once it has it, alone (CheckAlone). Both run on all cores.
+func RecordBounds(w *World, rebs []*Rebuilder, size, n int) (verify, check Rate, err error) {
 	builds := size / len(rebs)
 	runs := max(1, min(builds, n/len(rebs)))
 	var records [][]byte
@@ -81,11 +88,68 @@ func VerifyLog(w *World, rebs []*Rebuilder, size, n int) (Rate, error) {
 		e := i * builds / runs * len(rebs)
 		recs, err := Sign(w, rebs, e, e+len(rebs))
 		if err != nil {
-			return Rate{}, err
+			return Rate{}, Rate{}, err
 		}
 		records, by = append(records, recs...), append(by, SignedBy(rebs, e, e+len(rebs))...)
 	}
-	return VerifyAlone(records, by)
+	if verify, err = VerifyAlone(records, by); err != nil {
+		return Rate{}, Rate{}, err
+	}
+	check, err = CheckAlone(records, by)
+	return verify, check, err
+}
+
+// CheckAlone checks each record as an auditor does once it has fetched it
+// (record i signed by by[i]), on all cores, and nothing else: its
+// signature by its rebuilder's key as of the signature's time, then the
+// buildinfo parsed and the statement derived again.
+func CheckAlone(records [][]byte, by []*Rebuilder) (Rate, error) {
+	keys, err := parseKeys(by)
+	if err != nil {
+		return Rate{}, err
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, runtime.GOMAXPROCS(0))
+	start := time.Now()
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(records) {
+					return
+				}
+				if err := checkRecord(records[i], keys[i]); err != nil {
+					errs <- fmt.Errorf("record %d: %w", i, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	close(errs)
+	return Rate{N: len(records), Elapsed: elapsed}, <-errs
+}
+
+func checkRecord(record []byte, key *pgp.Key) error {
+	signed, err := pgp.ParseClearsigned(record)
+	if err != nil {
+		return err
+	}
+	if err := signed.Verify(key, signed.Created); err != nil {
+		return err
+	}
+	b, err := buildinfo.Parse(signed.Text)
+	if err != nil {
+		return err
+	}
+	st, err := statement.Derive(b, key.Fingerprint(), record)
+	if err != nil {
+		return err
+	}
+	st.Marshal()
+	return nil
 }
 
 // TilesRate reads every entry of the log at url with torchwood's

@@ -2,7 +2,6 @@ package audit
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
@@ -20,51 +19,12 @@ type keyed struct {
 // maxEvidence bounds the other entries a finding names.
 const maxEvidence = 16
 
-// batchSQL holds the statements one batch runs for every entry, prepared
-// once on its transaction.
-type batchSQL struct {
-	insertEntry, insertBinary, insertSource *sql.Stmt
-	binaries, sources, entry                *sql.Stmt
-}
-
-func prepare(ctx context.Context, tx *sql.Tx) (*batchSQL, error) {
-	q := &batchSQL{}
-	for _, s := range []struct {
-		stmt **sql.Stmt
-		text string
-	}{
-		{&q.insertEntry, `INSERT INTO entries (idx, status, builder, record, statement) VALUES (?, ?, ?, ?, ?)`},
-		{&q.insertBinary, `INSERT INTO binaries (package, version, arch, inputs, sha256, builder, idx, verified) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
-		{&q.insertSource, `INSERT INTO sources (source, source_version, version, dsc, idx, verified) VALUES (?, ?, ?, ?, ?, ?)`},
-		{&q.binaries, `SELECT inputs, sha256, builder, idx FROM binaries WHERE package = ? AND version = ? AND arch = ? AND verified = 1 ORDER BY idx`},
-		{&q.sources, `SELECT dsc, idx FROM sources WHERE source = ? AND source_version = ? AND verified = 1 AND dsc <> '' ORDER BY idx`},
-		{&q.entry, `SELECT statement, builder, record FROM entries WHERE idx = ?`},
-	} {
-		st, err := tx.PrepareContext(ctx, s.text)
-		if err != nil {
-			q.close()
-			return nil, err
-		}
-		*s.stmt = st
-	}
-	return q, nil
-}
-
-func (q *batchSQL) close() {
-	for _, s := range []*sql.Stmt{q.insertEntry, q.insertBinary, q.insertSource, q.binaries, q.sources, q.entry} {
-		if s != nil {
-			s.Close()
-		}
-	}
-}
-
-// learn records entry idx, whose statement is st and whose record check
+// learn records entry e, whose statement is st and whose record check
 // gave status, and returns the conflicts it reveals. Only verified entries
 // are compared.
-func learn(ctx context.Context, q *batchSQL, idx int64, st *statement.Statement, status string) ([]keyed, error) {
-	if _, err := q.insertEntry.ExecContext(ctx, idx, status, st.Builder, st.Record, st.Marshal()); err != nil {
-		return nil, err
-	}
+func learn(ctx context.Context, l *ledger, e raw, st *statement.Statement, status string) ([]keyed, error) {
+	idx := e.idx
+	l.addEntry(e, status, st)
 	verified := status == statusVerified
 	var conflicts []conflict
 	seen := map[[3]string]bool{}
@@ -75,31 +35,23 @@ func learn(ctx context.Context, q *batchSQL, idx int64, st *statement.Statement,
 		}
 		seen[k] = true
 		if verified {
-			cs, err := binaryConflicts(ctx, q, idx, st, f)
-			if err != nil {
-				return nil, err
-			}
-			conflicts = append(conflicts, cs...)
+			conflicts = append(conflicts, binaryConflicts(l, idx, st, f)...)
 		}
-		if _, err := q.insertBinary.ExecContext(ctx, f.Package, f.Version, f.Arch, st.Inputs, f.SHA256, st.Builder, idx, verified); err != nil {
-			return nil, err
-		}
+		l.addBinary(idx, st, f, verified)
 	}
-	found, err := group(ctx, q, idx, st, conflicts)
+	found, err := group(ctx, l, idx, st, conflicts)
 	if err != nil {
 		return nil, err
 	}
 	dsc, _ := st.DSC()
 	if verified && dsc.SHA256 != "" {
-		fs, err := sourceConflicts(ctx, q, idx, st, dsc)
+		fs, err := sourceConflicts(ctx, l, idx, st, dsc)
 		if err != nil {
 			return nil, err
 		}
 		found = append(found, fs...)
 	}
-	if _, err := q.insertSource.ExecContext(ctx, st.Source, st.SourceVersion, st.Version, dsc.SHA256, idx, verified); err != nil {
-		return nil, err
-	}
+	l.addSource(idx, st, dsc.SHA256, verified)
 	return found, nil
 }
 
@@ -110,26 +62,10 @@ type build struct {
 }
 
 // binaryConflicts compares the binary f of a new verified statement with
-// the verified statements before it, all read at once: one binary package
-// has a handful of builds.
-func binaryConflicts(ctx context.Context, q *batchSQL, idx int64, st *statement.Statement, f statement.File) ([]conflict, error) {
-	rows, err := q.binaries.QueryContext(ctx, f.Package, f.Version, f.Arch)
-	if err != nil {
-		return nil, err
-	}
-	var before []build
-	for rows.Next() {
-		var b build
-		if err := rows.Scan(&b.inputs, &b.sha, &b.builder, &b.idx); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		before = append(before, b)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
+// the verified statements before it: one binary package has a handful of
+// builds.
+func binaryConflicts(l *ledger, idx int64, st *statement.Statement, f statement.File) []conflict {
+	before := l.builds[binaryKey{f.Package, f.Version, f.Arch}]
 	me := build{inputs: st.Inputs, sha: f.SHA256, builder: st.Builder, idx: idx}
 	// earliest picks, for each distinct key, the first build that matches.
 	earliest := func(match func(build) bool, key func(build) string) []build {
@@ -163,36 +99,26 @@ func binaryConflicts(ctx context.Context, q *batchSQL, idx int64, st *statement.
 		add(Drift, earliest(func(b build) bool { return b.inputs != me.inputs && b.sha != me.sha },
 			func(b build) string { return b.inputs + " " + b.sha }))
 	}
-	return found, nil
+	return found
 }
 
 // sourceConflicts looks for another .dsc of the same source version.
-func sourceConflicts(ctx context.Context, q *batchSQL, idx int64, st *statement.Statement, dsc statement.File) ([]keyed, error) {
-	rows, err := q.sources.QueryContext(ctx, st.Source, st.SourceVersion)
-	if err != nil {
-		return nil, err
-	}
+func sourceConflicts(ctx context.Context, l *ledger, idx int64, st *statement.Statement, dsc statement.File) ([]keyed, error) {
 	var others []Entry
 	seen := map[string]bool{}
 	known := false
-	for rows.Next() {
-		var e Entry
-		if err := rows.Scan(&e.SHA256, &e.Index); err != nil {
-			rows.Close()
-			return nil, err
-		}
+	for _, e := range l.dscs[sourceKey{st.Source, st.SourceVersion}] {
 		known = known || e.SHA256 == dsc.SHA256
 		if e.SHA256 != dsc.SHA256 && !seen[e.SHA256] && len(others) < maxEvidence {
 			seen[e.SHA256] = true
 			others = append(others, e)
 		}
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil || known || len(others) == 0 {
-		return nil, err
+	if known || len(others) == 0 {
+		return nil, nil
 	}
 	for i := range others {
-		if err := statementOf(ctx, q, &others[i]); err != nil {
+		if err := l.statementOf(ctx, &others[i]); err != nil {
 			return nil, err
 		}
 	}
@@ -202,16 +128,6 @@ func sourceConflicts(ctx context.Context, q *batchSQL, idx int64, st *statement.
 			name, dsc.Name, short(dsc.SHA256), entryHashes(others)),
 		Entries: append([]Entry{entryOf(idx, st, dsc.SHA256)}, others...)}
 	return []keyed{{strings.Join([]string{string(SourceChanged), name, dsc.SHA256}, " "), k}}, nil
-}
-
-// statementOf fills in e's statement, builder and record from the state.
-func statementOf(ctx context.Context, q *batchSQL, e *Entry) error {
-	var st []byte
-	if err := q.entry.QueryRowContext(ctx, e.Index).Scan(&st, &e.Builder, &e.Record); err != nil {
-		return err
-	}
-	e.Statement = string(st)
-	return nil
 }
 
 func entryOf(idx int64, st *statement.Statement, sha string) Entry {

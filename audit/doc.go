@@ -20,7 +20,11 @@
 // What it learns is kept in an SQLite database in a state directory, and
 // each batch of entries is committed with the findings it produced and the
 // new position in one transaction, so that a restart goes on where the
-// last run stopped without losing or repeating a finding:
+// last run stopped without losing or repeating a finding. The records of
+// the batches ahead are fetched and checked on every core (Config.Workers
+// at a time) while a batch commits, but batches commit one after another
+// in log order, so findings come in the same order however the work is
+// spread:
 //
 //	a, err := audit.Open(ctx, audit.Config{
 //		Log: "https://log.example", LogKey: vkey, StateDir: dir,

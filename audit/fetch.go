@@ -101,7 +101,7 @@ func (f *fetcher) once(ctx context.Context, path string, max int64) (body []byte
 	case resp.StatusCode != http.StatusOK:
 		return nil, false, fmt.Errorf("GET %s: %w: %s", path, errRefused, resp.Status)
 	}
-	body, err = io.ReadAll(io.LimitReader(resp.Body, max+1))
+	body, err = readBody(resp, max)
 	if err != nil {
 		return nil, true, fmt.Errorf("GET %s: %w", path, err)
 	}
@@ -109,6 +109,31 @@ func (f *fetcher) once(ctx context.Context, path string, max int64) (body []byte
 		return nil, false, fmt.Errorf("GET %s: %w: more than %d bytes", path, errTooLarge, max)
 	}
 	return body, false, nil
+}
+
+// readBody reads up to max+1 bytes of resp's body into a buffer sized
+// for the body announced, or for max when it is small (a record, whose
+// size the statement gives), so that it is read without growing.
+func readBody(resp *http.Response, max int64) ([]byte, error) {
+	size := min(max, 64<<10)
+	if n := resp.ContentLength; n >= 0 && n <= max {
+		size = n
+	}
+	buf := make([]byte, 0, size+1)
+	r := io.LimitReader(resp.Body, max+1)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 }
 
 // capTransport refuses response bodies larger than max: torchwood's

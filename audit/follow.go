@@ -4,98 +4,77 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
-	"filippo.io/torchwood"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/reprolog/reprolog/statement"
 )
 
-// raw is a log entry as read from the tiles, authenticated against the
-// checkpoint.
-type raw struct {
-	idx  int64
-	data []byte
-}
-
-// follow processes entries [next, tree.N), a batch per transaction.
-// torchwood's Client reads the entry bundles and checks each entry
-// against the tree before handing it over.
+// follow processes entries [next, tree.N), a batch per transaction, in
+// order: the pipeline (see pipeline.go) reads them, torchwood's Client
+// checking each against the tree, and checks their records ahead.
 func (a *Auditor) follow(ctx context.Context, tree tlog.Tree, signed []byte, next int64, res *Result) error {
 	start := time.Now()
-	pos := next
-	for pos < tree.N {
-		c, err := torchwood.NewClient(tileReader{a.tiles})
-		if err != nil {
+	p := a.check(ctx, tree, next)
+	defer p.close()
+	for b := range p.batches {
+		select {
+		case <-b.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if b.end != nil {
+			return a.readFailed(ctx, tree, signed, b.end, res)
+		}
+		if err := b.error(); err != nil {
 			return err
 		}
-		var (
-			batch []raw
-			perr  error
-			from  = pos
-		)
-		flush := func() {
-			if len(batch) == 0 || perr != nil {
-				return
-			}
-			if perr = a.process(ctx, batch, signed, res); perr != nil {
-				return
-			}
-			pos = batch[len(batch)-1].idx + 1
-			batch = batch[:0]
-			res.Position = pos
-			if a.cfg.Progress != nil {
-				a.cfg.Progress(Progress{Position: pos, TreeSize: tree.N, Processed: res.Processed, Elapsed: time.Since(start)})
-			}
+		if err := a.serverFailures(ctx, b.checks, b.failed); err != nil {
+			return err
 		}
-		for i, e := range c.Entries(ctx, tree, pos) {
-			batch = append(batch, raw{i, e})
-			if len(batch) >= a.cfg.BatchSize {
-				if flush(); perr != nil {
-					break
-				}
-			}
+		if err := a.process(ctx, b, signed, res); err != nil {
+			return err
 		}
-		flush()
-		if perr != nil {
-			return perr
+		res.Position = b.entries[len(b.entries)-1].idx + 1
+		if a.cfg.Progress != nil {
+			a.cfg.Progress(Progress{Position: res.Position, TreeSize: tree.N, Processed: res.Processed, Elapsed: time.Since(start)})
 		}
-		if err := c.Err(); err != nil {
-			if operational(ctx, err) {
-				return fmt.Errorf("audit: reading entries from %d: %w", pos, err)
-			}
-			sum := sha256.Sum256(signed)
-			f := Finding{Kind: LogMisbehaviour, Problem: ProblemTilesMismatch, Checkpoints: []string{string(signed)},
-				Detail:  fmt.Sprintf("reading entries from %d: %v", pos, err),
-				Summary: fmt.Sprintf("the log's tiles do not match its checkpoint of size %d: %v", tree.N, err)}
-			if err := a.record(ctx, []keyed{{"checkpoint " + ProblemTilesMismatch + " " + hex.EncodeToString(sum[:]), f}}, nil); err != nil {
-				return err
-			}
-			return a.deliver(ctx, res)
-		}
-		if pos == from {
-			return fmt.Errorf("%w at %d of %d", errStalled, pos, tree.N)
-		}
+	}
+	if res.Position < tree.N {
+		return ctx.Err() // the reader stopped: the Sync was cancelled
 	}
 	return nil
 }
 
-// process checks a batch of entries and records, in one transaction, what
-// they teach and the audit's new position, then delivers the findings.
-func (a *Auditor) process(ctx context.Context, batch []raw, signed []byte, res *Result) error {
-	sts := make([]*statement.Statement, len(batch))
-	for i, r := range batch {
-		sts[i], _ = statement.Parse(r.data)
-	}
-	checks, err := a.checkAll(ctx, sts)
-	if err != nil {
+// readFailed handles why the entries stopped before the checkpoint's
+// size: a failure to fetch is an error; tiles that do not match the
+// checkpoint are a finding.
+func (a *Auditor) readFailed(ctx context.Context, tree tlog.Tree, signed []byte, err error, res *Result) error {
+	if errors.Is(err, errStalled) {
 		return err
 	}
+	if operational(ctx, err) {
+		return fmt.Errorf("audit: reading entries from %d: %w", res.Position, err)
+	}
+	sum := sha256.Sum256(signed)
+	f := Finding{Kind: LogMisbehaviour, Problem: ProblemTilesMismatch, Checkpoints: []string{string(signed)},
+		Detail:  fmt.Sprintf("reading entries from %d: %v", res.Position, err),
+		Summary: fmt.Sprintf("the log's tiles do not match its checkpoint of size %d: %v", tree.N, err)}
+	if err := a.record(ctx, []keyed{{"checkpoint " + ProblemTilesMismatch + " " + hex.EncodeToString(sum[:]), f}}, nil); err != nil {
+		return err
+	}
+	return a.deliver(ctx, res)
+}
+
+// process records, in one transaction, what a checked batch of entries
+// teaches and the audit's new position, then delivers the findings.
+func (a *Auditor) process(ctx context.Context, b *batch, signed []byte, res *Result) error {
+	batch, sts, checks := b.entries, b.sts, b.checks
 	end := batch[len(batch)-1].idx + 1
 	var valid []*statement.Statement
 	for _, st := range sts {
@@ -114,23 +93,19 @@ func (a *Auditor) process(ctx context.Context, batch []raw, signed []byte, res *
 		return err
 	}
 	defer tx.Rollback()
-	q, err := prepare(ctx, tx)
+	l, err := openLedger(ctx, tx, sts, checks)
 	if err != nil {
 		return err
 	}
-	defer q.close()
 	var found []keyed
 	for i, r := range batch {
 		st, c := sts[i], checks[i]
 		if st == nil {
-			_, perr := statement.Parse(r.data)
-			if _, err := q.insertEntry.ExecContext(ctx, r.idx, ProblemBadEntry, "", "", r.data); err != nil {
-				return err
-			}
-			found = append(found, entryProblem(r.idx, nil, check{ProblemBadEntry, perr.Error()}, r.data))
+			l.addEntry(r, ProblemBadEntry, nil)
+			found = append(found, entryProblem(r.idx, nil, c, r.data))
 			continue
 		}
-		fs, err := learn(ctx, q, r.idx, st, c.status)
+		fs, err := learn(ctx, l, r, st, c.status)
 		if err != nil {
 			return err
 		}
@@ -143,6 +118,9 @@ func (a *Auditor) process(ctx context.Context, batch []raw, signed []byte, res *
 		default:
 			found = append(found, entryProblem(r.idx, st, c, nil))
 		}
+	}
+	if err := l.flush(ctx); err != nil {
+		return err
 	}
 	for _, q := range lookups {
 		fs, err := a.judge(ctx, tx, q)
@@ -195,50 +173,6 @@ func entryProblem(idx int64, st *statement.Statement, c check, data []byte) keye
 	return keyed{fmt.Sprintf("%s %s %d", LogMisbehaviour, c.status, idx), Finding{
 		Kind: LogMisbehaviour, Problem: c.status, Detail: c.detail, Entries: []Entry{e},
 		Summary: fmt.Sprintf("entry %d: %s: %s", idx, c.status, c.detail)}}
-}
-
-// checkAll checks the records of the statements (nil ones are skipped),
-// cfg.Workers at a time.
-func (a *Auditor) checkAll(ctx context.Context, sts []*statement.Statement) ([]check, error) {
-	checks := make([]check, len(sts))
-	failed := make([]error, len(sts)) // the log answered with a server error
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range min(a.cfg.Workers, len(sts)) {
-		wg.Go(func() {
-			for i := range next {
-				c, err := a.checkRecord(ctx, sts[i])
-				if _, ok := serverFailed(err); ok && ctx.Err() == nil {
-					failed[i] = err
-					continue
-				}
-				if err != nil {
-					cancel(fmt.Errorf("audit: entry with record %s: %w", sts[i].Record, err))
-					continue
-				}
-				checks[i] = c
-			}
-		})
-	}
-feed:
-	for i, st := range sts {
-		if st == nil {
-			continue
-		}
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(next)
-	wg.Wait()
-	if err := context.Cause(ctx); err != nil {
-		return nil, err
-	}
-	return checks, a.serverFailures(ctx, checks, failed)
 }
 
 // serverFailures counts a Sync in which the log answered a record or a key

@@ -19,7 +19,7 @@ type conflict struct {
 // group makes one finding per kind of the conflicts of entry idx, listing
 // every binary package in it: a record of 19 binary packages that
 // disagrees with another is one finding, not 19.
-func group(ctx context.Context, q *batchSQL, idx int64, st *statement.Statement, conflicts []conflict) ([]keyed, error) {
+func group(ctx context.Context, l *ledger, idx int64, st *statement.Statement, conflicts []conflict) ([]keyed, error) {
 	var found []keyed
 	for _, kind := range Kinds {
 		var cs []conflict
@@ -38,7 +38,7 @@ func group(ctx context.Context, q *batchSQL, idx int64, st *statement.Statement,
 			for _, o := range c.others {
 				if !in[o.idx] && len(f.Entries) <= maxEvidence {
 					e := Entry{Index: o.idx, Builder: o.builder, Inputs: o.inputs}
-					if err := statementOf(ctx, q, &e); err != nil {
+					if err := l.statementOf(ctx, &e); err != nil {
 						return nil, err
 					}
 					f.Entries, in[o.idx] = append(f.Entries, e), true

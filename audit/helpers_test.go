@@ -148,6 +148,7 @@ type proxy struct {
 	rewrite    map[string]func([]byte) []byte // path -> change to the log's answer
 	dropLookup map[uint64]bool                // indices left out of lookup answers
 	refusals   map[string]*refusal            // path -> an error status instead of the log's answer
+	hangUps    map[string]bool                // paths whose requests get the connection closed
 }
 
 // refusal answers status, n more times (always when n < 0).
@@ -156,7 +157,7 @@ type refusal struct{ status, n int }
 func newProxy(t testing.TB, target string) *proxy {
 	t.Helper()
 	p := &proxy{answers: map[string][]byte{}, rewrite: map[string]func([]byte) []byte{}, dropLookup: map[uint64]bool{},
-		refusals: map[string]*refusal{}}
+		refusals: map[string]*refusal{}, hangUps: map[string]bool{}}
 	p.retarget(t, target)
 	srv := httptest.NewServer(p)
 	t.Cleanup(srv.Close)
@@ -202,6 +203,14 @@ func (p *proxy) refuse(path string, status, n int) {
 	p.refusals[path] = &refusal{status, n}
 }
 
+// hangUp closes the connection of every request for path, with no
+// answer, until on is false.
+func (p *proxy) hangUp(path string, on bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.hangUps[path] = on
+}
+
 func (p *proxy) drop(idx uint64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -213,6 +222,7 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	up := p.upstream
 	body, fixed := p.answers[r.URL.Path]
 	f := p.rewrite[r.URL.Path]
+	hangUp := p.hangUps[r.URL.Path]
 	refused := 0
 	if rf := p.refusals[r.URL.Path]; rf != nil && rf.n != 0 {
 		refused = rf.status
@@ -232,6 +242,10 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	p.mu.Unlock()
 	switch {
+	case hangUp:
+		if c, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			c.Close()
+		}
 	case refused != 0:
 		http.Error(w, `{"error":"refused by the test"}`, refused)
 	case fixed && body == nil:

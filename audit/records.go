@@ -30,11 +30,11 @@ type check struct {
 	detail string
 }
 
-// checkRecord fetches the record of st and checks it: its SHA-256 and
-// size, its signature by the builder's key (as of the signature's time),
-// and that it derives exactly st. The error is for failures to fetch;
-// what the log got wrong is in the check.
-func (a *Auditor) checkRecord(ctx context.Context, st *statement.Statement) (check, error) {
+// checkRecord fetches the record of st, the statement parsed from entry,
+// and checks it: its SHA-256 and size, its signature by the builder's key
+// (as of the signature's time), and that it derives exactly the entry. The
+// error is for failures to fetch; what the log got wrong is in the check.
+func (a *Auditor) checkRecord(ctx context.Context, st *statement.Statement, entry []byte) (check, error) {
 	if st.RecordSize > pgp.MaxRecordSize {
 		return check{ProblemRecordInvalid, fmt.Sprintf("the statement names a record of %d bytes, larger than any record", st.RecordSize)}, nil
 	}
@@ -72,7 +72,7 @@ func (a *Auditor) checkRecord(ctx context.Context, st *statement.Statement) (che
 	if err != nil {
 		return check{ProblemStatementMismatch, err.Error()}, nil
 	}
-	if !bytes.Equal(derived.Marshal(), st.Marshal()) {
+	if !bytes.Equal(derived.Marshal(), entry) {
 		return check{ProblemStatementMismatch, "the record derives another statement"}, nil
 	}
 	return check{status: statusVerified}, nil

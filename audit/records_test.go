@@ -78,3 +78,29 @@ func TestRecordServerError(t *testing.T) {
 		t.Errorf("after the finding: %+v", res)
 	}
 }
+
+// A record the log cannot be reached for stops the audit at its batch:
+// the batches before it are committed, those after it are not, though
+// their records were being checked at the same time; the next Sync goes
+// on from there and finds what an audit in one go finds.
+func TestRecordUnreachable(t *testing.T) {
+	s := startSmall(t)
+	s.disagree(t)
+	var ref collector
+	sync1(t, openAuditor(t, s.log.URL, s.log.VKey, t.TempDir(), &ref))
+
+	p := newProxy(t, s.log.URL)
+	p.hangUp("/record/"+sha(s.recs[1]), true)
+	var c collector
+	a := openAuditor(t, p.URL, s.log.VKey, t.TempDir(), &c, func(cfg *audit.Config) { cfg.BatchSize = 1 })
+	audit.SetRetryPause(a, time.Millisecond)
+	res, err := a.Sync(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "entry 1 with record "+sha(s.recs[1])) || res.Position != 1 || len(c.all()) != 0 {
+		t.Fatalf("the record of entry 1 unreachable: %+v, %v, %+v", res, err, c.all())
+	}
+	p.hangUp("/record/"+sha(s.recs[1]), false)
+	if res := sync1(t, a); res.Position != 4 || res.Processed != 3 || res.Verified != 3 {
+		t.Fatalf("the record reachable again: %+v", res)
+	}
+	checkOnce(t, c.all(), ref.all())
+}

@@ -164,3 +164,21 @@ func TestCheckpointUnavailable(t *testing.T) {
 		t.Errorf("%+v, %v, %+v", res, err, c.all())
 	}
 }
+
+// However many records are checked at once and however the entries are
+// batched, the findings come in the same order.
+func TestFindingsOrder(t *testing.T) {
+	s := seed(t)
+	one := func(workers, batch int) []audit.Finding {
+		var c collector
+		sync1(t, openAuditor(t, s.log.URL, s.log.VKey, t.TempDir(), &c, func(cfg *audit.Config) { cfg.Workers, cfg.BatchSize = workers, batch }))
+		return c.all()
+	}
+	ref := one(1, 1)
+	if len(ref) < 8 {
+		t.Fatalf("reference audit: %d findings", len(ref))
+	}
+	for _, c := range []struct{ workers, batch int }{{16, 1}, {16, 3}, {3, 1000}} {
+		t.Run(fmt.Sprintf("workers=%d,batch=%d", c.workers, c.batch), func(t *testing.T) { checkOnce(t, one(c.workers, c.batch), ref) })
+	}
+}

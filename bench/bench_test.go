@@ -122,8 +122,14 @@ func TestMeasurements(t *testing.T) {
 	if r, err := TilesRate(ctx, l.URL, l.VKey); err != nil || r.N != 60 {
 		t.Fatalf("tiles: %+v %v", r, err)
 	}
-	if r, err := AuditRate(ctx, l.URL, l.VKey, filepath.Join(dir, "audit")); err != nil || r.N != 60 {
+	if r, err := AuditRate(ctx, l.URL, l.VKey, filepath.Join(dir, "audit")); err != nil || r.N != 60 || r.StateBytes < 60*100 {
 		t.Fatalf("audit: %+v %v", r, err)
+	}
+	if v, c, err := RecordBounds(w, rebs, 60, 20); err != nil || v.N != 20 || c.N != 20 {
+		t.Fatalf("the log's records alone: %+v %+v %v", v, c, err)
+	}
+	if _, err := CheckAlone(records, SignedBy([]*Rebuilder{c, a}, 0, 40)); err == nil {
+		t.Fatal("records checked with the wrong keys")
 	}
 
 	reprolog := testbin.Build(t, "reprolog")

@@ -64,6 +64,16 @@ func (b *bencher) ingestKeys() string {
 	return fmt.Sprintf("%d rebuilders (half Ed25519, half RSA-4096 keys)", len(b.ingestRebs))
 }
 
+// fillKeys says which keys sign the records of the logs the decision,
+// audit and memory rows use.
+func (b *bencher) fillKeys() string {
+	n := map[bench.KeyType]int{}
+	for _, r := range b.fillRebs {
+		n[r.Type]++
+	}
+	return fmt.Sprintf("%d Ed25519, %d RSA-4096 keys", n[bench.Ed25519], n[bench.RSA4096])
+}
+
 func (b *bencher) progress(format string, args ...any) {
 	fmt.Fprintf(b.log, "%s  %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
 }

@@ -67,7 +67,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.fillWorkers, "fill-workers", 1024, "concurrent submitters filling the log for the other rows")
 	fs.DurationVar(&o.interval, "checkpoint-interval", time.Second, "the log's checkpoint interval (MySQL: at least 1s)")
 	fs.StringVar(&o.mysql, "mysql", "", "a MySQL/MariaDB DSN of an account that may create and drop databases reprolog_test_*: adds the MySQL rows")
-	fs.IntVar(&o.large, "large", 0, "also grow the log to this many entries (e.g. 1000000) and measure decisions and memory there")
+	fs.IntVar(&o.large, "large", 0, "also grow the log to this many entries (e.g. 1000000) and measure decisions, the audit and memory there")
 	fs.StringVar(&o.work, "work", "", "working directory (default: a temporary one, removed at the end)")
 	fs.StringVar(&o.profile, "profile", "", "write a CPU profile of the server during the ingest row to this file")
 	fs.StringVar(&o.reprolog, "reprolog", "", "the reprolog binary (default: CGO_ENABLED=0 go build ./cmd/reprolog)")

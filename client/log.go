@@ -190,7 +190,10 @@ func parseLookup(data []byte, size int64) (lookupAnswer, error) {
 		return lookupAnswer{}, fmt.Errorf("answered as of size %d, not %d", *res.TreeSize, size)
 	}
 	for _, i := range res.Indices {
-		if i < 0 || i >= *res.TreeSize {
+		if i < 0 {
+			return lookupAnswer{}, errors.New("negative index")
+		}
+		if i >= *res.TreeSize {
 			return lookupAnswer{}, fmt.Errorf("index %d outside the tree of size %d it answered for", i, *res.TreeSize)
 		}
 	}

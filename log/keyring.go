@@ -19,8 +19,8 @@ var ErrKeyNotAllowed = errors.New("registration is restricted to the operator's 
 
 // keyring holds the registered rebuilder keys, parsed, by fingerprint and
 // by signing key ID. The database is the source of truth: another front
-// end may have registered a key, so a miss reloads it (at most once a
-// second).
+// end may have registered a key, so a miss reloads it when the database
+// holds more keys than were loaded, or at most once a second otherwise.
 type keyring struct {
 	store   *Store
 	allowed map[string]bool // nil: open registration
@@ -31,6 +31,7 @@ type keyring struct {
 	revoked    map[string]bool   // registered, then revoked
 	revokedIDs map[uint64]string // key IDs of revoked keys, to their fingerprint
 	lastReload time.Time
+	loaded     int // keys in the database at the last reload
 }
 
 func newKeyring(ctx context.Context, store *Store, submitters []*pgp.Key) (*keyring, error) {
@@ -134,8 +135,12 @@ func (k *keyring) candidates(ctx context.Context, s *pgp.Signed) []*pgp.Key {
 		return keys
 	}
 	k.mu.RLock()
-	stale := time.Since(k.lastReload) > time.Second
+	stale, loaded := time.Since(k.lastReload) > time.Second, k.loaded
 	k.mu.RUnlock()
+	if !stale {
+		n, err := k.store.KeyCount(ctx)
+		stale = err == nil && n != loaded
+	}
 	if stale {
 		_ = k.reload(ctx)
 	}
@@ -167,7 +172,7 @@ func (k *keyring) reload(ctx context.Context) error {
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.lastReload = time.Now()
+	k.lastReload, k.loaded = time.Now(), len(all)
 	for _, stored := range all {
 		// Keys were valid when registered; whether they still are is
 		// checked at each signature.

@@ -157,6 +157,13 @@ type StoredKey struct {
 	Registered time.Time
 }
 
+// KeyCount returns how many keys are registered.
+func (s *Store) KeyCount(ctx context.Context) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM rebuilder_keys`).Scan(&n)
+	return n, err
+}
+
 // Keys returns every registered key.
 func (s *Store) Keys(ctx context.Context) ([]StoredKey, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT armored, created FROM rebuilder_keys ORDER BY fingerprint`)

@@ -83,7 +83,7 @@ func (b *bencher) all(ctx context.Context) ([]bench.Row, error) {
 		return b.logRows(ctx)
 	}
 	rows, err := b.ingest(ctx)
-	if err != nil {
+	if err != nil || b.o.ingestOnly {
 		return rows, err
 	}
 	more, err := b.logRows(ctx)

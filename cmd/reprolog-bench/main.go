@@ -5,7 +5,7 @@
 //	reprolog-bench [--n 10000] [--workers 256] [--checkpoint-interval 1s]
 //	               [--mysql DSN] [--large 1000000] [--work DIR]
 //	               [--profile FILE] [--reprolog PATH] [--baseline PATH]
-//	               [--decisions-only]
+//	               [--decisions-only | --ingest-only]
 //
 // Run it from the repository (it builds cmd/reprolog unless --reprolog
 // names a binary) on a quiet machine. bench/README.md explains each row.
@@ -37,6 +37,7 @@ type options struct {
 	large                   int
 	work, profile, reprolog string
 	decisionsOnly           bool
+	ingestOnly              bool
 	baseline                string
 }
 
@@ -72,12 +73,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.profile, "profile", "", "write a CPU profile of the server during the ingest row to this file")
 	fs.StringVar(&o.reprolog, "reprolog", "", "the reprolog binary (default: CGO_ENABLED=0 go build ./cmd/reprolog)")
 	fs.BoolVar(&o.decisionsOnly, "decisions-only", false, "measure only the decision rows (reprolog verify), not ingest, check, audit or memory")
+	fs.BoolVar(&o.ingestOnly, "ingest-only", false, "measure only the ingest rows (and verification alone), not decisions, check, audit or memory")
 	fs.StringVar(&o.baseline, "baseline", "", "another reprolog binary (e.g. a build of an earlier commit) to time in the decision rows, taking turns with --reprolog run by run")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if o.decisionsOnly && o.ingestOnly {
+		return fmt.Errorf("--decisions-only and --ingest-only: choose one")
 	}
 	if o.n < 1000 {
 		return fmt.Errorf("--n %d: at least 1000 (the decision rows need 600 builds)", o.n)

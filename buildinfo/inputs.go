@@ -23,7 +23,19 @@ func (b *Buildinfo) InputsDigest() string {
 // "key value" line per item, in a fixed order, sets sorted.
 func (b *Buildinfo) InputsText() string {
 	var s strings.Builder
-	line := func(k, v string) { s.WriteString(k + " " + v + "\n") }
+	size := 256
+	for _, l := range [][]string{b.InstalledBuildDepends, b.Environment, b.BinaryOnlyChanges} {
+		for _, v := range l {
+			size += len(v) + 32
+		}
+	}
+	s.Grow(size)
+	line := func(k, v string) {
+		s.WriteString(k)
+		s.WriteByte(' ')
+		s.WriteString(v)
+		s.WriteByte('\n')
+	}
 	line("reprolog-inputs", "v1")
 	line("source", b.Source+" "+b.SourceVersion)
 	line("version", b.Version)

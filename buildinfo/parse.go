@@ -166,24 +166,44 @@ func parseBuildFields(p paragraph, b *Buildinfo) error {
 }
 
 func parseDepends(p paragraph, b *Buildinfo) error {
-	v := strings.Join(strings.Fields(p.get("installed-build-depends")), " ")
+	// Entries are separated by commas, and whitespace runs (line breaks
+	// included) count as one space: "a (= 1),\n b (= 2)".
+	v := strings.TrimSuffix(strings.TrimSpace(p.get("installed-build-depends")), ",")
 	if v == "" {
 		return malformed("Installed-Build-Depends is empty")
 	}
-	seen := map[string]bool{}
-	for _, dep := range strings.Split(strings.TrimSuffix(v, ","), ",") {
-		dep = strings.TrimSpace(dep)
+	n := strings.Count(v, ",") + 1
+	seen := make(map[string]struct{}, n)
+	b.InstalledBuildDepends = make([]string, 0, n)
+	for part := range strings.SplitSeq(v, ",") {
+		dep := strings.TrimSpace(part)
+		if !singleSpaced(dep) {
+			dep = strings.Join(strings.Fields(dep), " ")
+		}
 		name, ok := parseDepend(dep)
 		if !ok {
 			return malformed("Installed-Build-Depends: bad entry %s", quote(dep))
 		}
-		if seen[name] {
+		if _, dup := seen[name]; dup {
 			return malformed("Installed-Build-Depends: %s listed twice", name)
 		}
-		seen[name] = true
+		seen[name] = struct{}{}
 		b.InstalledBuildDepends = append(b.InstalledBuildDepends, dep)
 	}
 	return nil
+}
+
+// singleSpaced reports whether s is printable ASCII whose words are
+// separated by single spaces: what strings.Fields and a join leave as
+// they are.
+func singleSpaced(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c > '~' || c < ' ' || c == ' ' && (i == 0 || s[i-1] == ' ' || i == len(s)-1) {
+			return false
+		}
+	}
+	return true
 }
 
 // parseDepend reads an Installed-Build-Depends entry, "name (= version)"

@@ -21,15 +21,12 @@ import (
 // that differ only in what anyone can change without the key (armor,
 // trailing spaces, dash escapes, unhashed subpackets, the encoding of
 // the signature values) have one identity, and the log holds one of them.
-func recordIdentity(builder string, signed *pgp.Signed) (string, error) {
-	digest, err := signed.Digest()
-	if err != nil {
-		return "", err
-	}
+// digest is signed.Digest(), which verifying gives (pgp.Signed.VerifyDigest).
+func recordIdentity(builder string, signed *pgp.Signed, digest []byte) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "reprolog record identity v1\n%s\n%d\n", builder, signed.Hash)
 	h.Write(digest)
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // identitiesKey marks, in the store's meta table, a log whose every logged
@@ -75,11 +72,11 @@ func (s *Server) backfillIdentities(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("record identities: record %s: %w", st.Record, err)
 			}
-			id, err := recordIdentity(st.Builder, signed)
+			digest, err := signed.Digest()
 			if err != nil {
 				return fmt.Errorf("record identities: record %s: %w", st.Record, err)
 			}
-			ids[id] = st.Record
+			ids[recordIdentity(st.Builder, signed, digest)] = st.Record
 		}
 		if err := s.store.AddIdentities(ctx, ids); err != nil {
 			return err

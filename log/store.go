@@ -14,7 +14,8 @@ import (
 // SQL database: SQLite by default, MySQL/MariaDB for a log served by several
 // front ends.
 type Store struct {
-	db      *sql.DB
+	db      *sql.DB // writes, and reads inside a write
+	rdb     *sql.DB // reads alone: SQLite's readers do not wait for its writer
 	dialect dialect
 	batch   *batcher // the writes of each submission, committed together
 }
@@ -66,8 +67,8 @@ var mysqlDialect = dialect{
 
 // OpenSQLite opens (creating if needed) the embedded database at path.
 func OpenSQLite(ctx context.Context, path string) (*Store, error) {
-	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate"
-	db, err := sql.Open("sqlite", dsn)
+	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)"
+	db, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +76,22 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 	// busy handler sleep and retry, and under load give up (SQLITE_BUSY);
 	// on one connection they wait their turn in Go instead.
 	db.SetMaxOpenConns(1)
-	return openStore(ctx, db, sqliteDialect)
+	st, err := openStore(ctx, db, sqliteDialect)
+	if err != nil {
+		return nil, err
+	}
+	// In WAL mode a reader sees the last commit and neither waits for the
+	// writer nor holds it up: reads get connections of their own, so that
+	// a lookup never queues behind a commit's sync to disk.
+	rdb, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	rdb.SetMaxOpenConns(8)
+	rdb.SetMaxIdleConns(8)
+	st.rdb = rdb
+	return st, nil
 }
 
 // OpenMySQL opens the MySQL database named by dsn (go-sql-driver/mysql form).
@@ -94,12 +110,15 @@ func openStore(ctx context.Context, db *sql.DB, d dialect) (*Store, error) {
 			return nil, fmt.Errorf("%s database: %w", d.name, err)
 		}
 	}
-	return &Store{db: db, dialect: d, batch: newBatcher(db)}, nil
+	return &Store{db: db, rdb: db, dialect: d, batch: newBatcher(db)}, nil
 }
 
 // Close closes the database.
 func (s *Store) Close() error {
 	s.batch.close()
+	if s.rdb != s.db {
+		s.rdb.Close()
+	}
 	return s.db.Close()
 }
 
@@ -109,7 +128,7 @@ var ErrNotFound = errors.New("not found")
 // Record returns a stored record and its index (-1 while pending).
 func (s *Store) Record(ctx context.Context, sha string) (body []byte, idx int64, err error) {
 	var n sql.NullInt64
-	err = s.db.QueryRowContext(ctx, `SELECT body, idx FROM records WHERE sha256 = ?`, sha).Scan(&body, &n)
+	err = s.rdb.QueryRowContext(ctx, `SELECT body, idx FROM records WHERE sha256 = ?`, sha).Scan(&body, &n)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, 0, ErrNotFound
 	}
@@ -122,7 +141,7 @@ func (s *Store) Record(ctx context.Context, sha string) (body []byte, idx int64,
 // RecordIndex returns the index of a stored record: -1 while pending.
 func (s *Store) RecordIndex(ctx context.Context, sha string) (int64, error) {
 	var n sql.NullInt64
-	err := s.db.QueryRowContext(ctx, `SELECT idx FROM records WHERE sha256 = ?`, sha).Scan(&n)
+	err := s.rdb.QueryRowContext(ctx, `SELECT idx FROM records WHERE sha256 = ?`, sha).Scan(&n)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, ErrNotFound
 	}
@@ -139,7 +158,7 @@ func (s *Store) RecordIndex(ctx context.Context, sha string) (int64, error) {
 // identity (see recordIdentity), logged or pending.
 func (s *Store) RecordByIdentity(ctx context.Context, identity string) (string, error) {
 	var sha string
-	err := s.db.QueryRowContext(ctx, `SELECT sha256 FROM record_identities WHERE identity = ?`, identity).Scan(&sha)
+	err := s.rdb.QueryRowContext(ctx, `SELECT sha256 FROM record_identities WHERE identity = ?`, identity).Scan(&sha)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", ErrNotFound
 	}
@@ -263,7 +282,7 @@ func (s *Store) AddIdentities(ctx context.Context, ids map[string]string) error 
 // Meta reads a named value; "" when unset.
 func (s *Store) Meta(ctx context.Context, name string) (string, error) {
 	var v string
-	err := s.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE name = ?`, name).Scan(&v)
+	err := s.rdb.QueryRowContext(ctx, `SELECT value FROM meta WHERE name = ?`, name).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}

@@ -100,7 +100,7 @@ func (s *Store) LookupSource(ctx context.Context, source, version string) ([]uin
 }
 
 func (s *Store) indices(ctx context.Context, q string, args ...any) ([]uint64, error) {
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	rows, err := s.rdb.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +144,7 @@ func (s *Store) ReplaceKey(ctx context.Context, fingerprint string, old, armored
 // Key returns a rebuilder's armored key.
 func (s *Store) Key(ctx context.Context, fingerprint string) ([]byte, error) {
 	var b []byte
-	err := s.db.QueryRowContext(ctx, `SELECT armored FROM rebuilder_keys WHERE fingerprint = ?`, fingerprint).Scan(&b)
+	err := s.rdb.QueryRowContext(ctx, `SELECT armored FROM rebuilder_keys WHERE fingerprint = ?`, fingerprint).Scan(&b)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -160,13 +160,13 @@ type StoredKey struct {
 // KeyCount returns how many keys are registered.
 func (s *Store) KeyCount(ctx context.Context) (int, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM rebuilder_keys`).Scan(&n)
+	err := s.rdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM rebuilder_keys`).Scan(&n)
 	return n, err
 }
 
 // Keys returns every registered key.
 func (s *Store) Keys(ctx context.Context) ([]StoredKey, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT armored, created FROM rebuilder_keys ORDER BY fingerprint`)
+	rows, err := s.rdb.QueryContext(ctx, `SELECT armored, created FROM rebuilder_keys ORDER BY fingerprint`)
 	if err != nil {
 		return nil, err
 	}

@@ -90,7 +90,7 @@ func (s *Server) check(ctx context.Context, record []byte) (*checked, error) {
 	case err != nil:
 		return nil, refuse(http.StatusBadRequest, err, "%v", err)
 	}
-	key, err := s.signer(ctx, signed)
+	key, digest, err := s.signer(ctx, signed)
 	if err != nil {
 		return nil, err
 	}
@@ -102,26 +102,23 @@ func (s *Server) check(ctx context.Context, record []byte) (*checked, error) {
 	if err != nil {
 		return nil, refuse(http.StatusBadRequest, err, "%v", err)
 	}
-	id, err := recordIdentity(key.Fingerprint(), signed)
-	if err != nil {
-		return nil, refuse(http.StatusBadRequest, err, "%v", err)
-	}
-	return &checked{st: st, b: b, identity: id}, nil
+	return &checked{st: st, b: b, identity: recordIdentity(key.Fingerprint(), signed, digest)}, nil
 }
 
 // signer finds the registered key that made the signature and verifies it
-// now: a key expired or revoked at submission time is refused.
-func (s *Server) signer(ctx context.Context, signed *pgp.Signed) (*pgp.Key, error) {
+// now: a key expired or revoked at submission time is refused. It returns
+// the key and the digest the signature signs (pgp.Signed.Digest).
+func (s *Server) signer(ctx context.Context, signed *pgp.Signed) (*pgp.Key, []byte, error) {
 	candidates := s.keys.candidates(ctx, signed)
 	if fpr, ok := s.keys.revokedIssuer(signed.IssuerKeyID); len(candidates) == 0 && ok {
-		return nil, refuse(http.StatusForbidden, pgp.ErrKeyRevoked, "signed by key %s, which is revoked: the log refuses its signatures", fpr)
+		return nil, nil, refuse(http.StatusForbidden, pgp.ErrKeyRevoked, "signed by key %s, which is revoked: the log refuses its signatures", fpr)
 	}
 	if len(candidates) == 0 {
 		issuer := fmt.Sprintf("key ID %016X", signed.IssuerKeyID)
 		if signed.IssuerFingerprint != nil {
 			issuer = fmt.Sprintf("key %X", signed.IssuerFingerprint)
 		}
-		return nil, refuse(http.StatusForbidden, pgp.ErrUnknownKey,
+		return nil, nil, refuse(http.StatusForbidden, pgp.ErrUnknownKey,
 			"signed by %s, which this log does not know: register the public key first (POST /keys, or reprolog submit --key FILE)", issuer)
 	}
 	var err error
@@ -130,11 +127,12 @@ func (s *Server) signer(ctx context.Context, signed *pgp.Signed) (*pgp.Key, erro
 			err = fmt.Errorf("%w: key %s is revoked", pgp.ErrKeyRevoked, key.Fingerprint())
 			continue
 		}
-		if err = signed.Verify(key, time.Now()); err == nil {
-			return key, nil
+		digest, verr := signed.VerifyDigest(key, time.Now())
+		if err = verr; err == nil {
+			return key, digest, nil
 		}
 	}
-	return nil, refuse(http.StatusForbidden, err, "%v", err)
+	return nil, nil, refuse(http.StatusForbidden, err, "%v", err)
 }
 
 func (s *Server) submit(ctx context.Context, record []byte, c *checked) (*Result, error) {

@@ -39,6 +39,9 @@ func TestDigest(t *testing.T) {
 				if got, err := signed.Digest(); err != nil || !bytes.Equal(got, want) {
 					t.Errorf("%s: another digest (%v)", vname, err)
 				}
+				if got, err := signed.VerifyDigest(key, now); err != nil || !bytes.Equal(got, want) {
+					t.Errorf("%s: VerifyDigest gives another digest (%v)", vname, err)
+				}
 			}
 			for oname, other := range map[string][]byte{
 				"a later signature": s.ClearSignAt(t, text, now.Add(time.Second)),
@@ -46,6 +49,9 @@ func TestDigest(t *testing.T) {
 			} {
 				if got, _ := mustParse(t, other).Digest(); bytes.Equal(got, want) {
 					t.Errorf("%s has the same digest", oname)
+				}
+				if got, err := mustParse(t, other).VerifyDigest(key, now.Add(time.Second)); err != nil || bytes.Equal(got, want) {
+					t.Errorf("%s: VerifyDigest %x, %v", oname, got, err)
 				}
 			}
 		})

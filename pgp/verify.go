@@ -25,51 +25,62 @@ const MaxClockSkew = 5 * time.Minute
 // that does not verify). Verify uses the record as ParseClearsigned parsed
 // it; changing the exported fields of s has no effect on it.
 func (s *Signed) Verify(key *Key, at time.Time) error {
+	_, err := s.verify(key, at, false)
+	return err
+}
+
+// VerifyDigest verifies as Verify does and returns the Digest of the
+// signature it verified, reading the signed text once for both.
+func (s *Signed) VerifyDigest(key *Key, at time.Time) ([]byte, error) {
+	return s.verify(key, at, true)
+}
+
+func (s *Signed) verify(key *Key, at time.Time, wantDigest bool) ([]byte, error) {
 	if s == nil || len(s.sig) == 0 {
-		return malformed("signature was not parsed by ParseClearsigned")
+		return nil, malformed("signature was not parsed by ParseClearsigned")
 	}
 	if key == nil {
-		return fail(ErrUnknownKey, "no key")
+		return nil, fail(ErrUnknownKey, "no key")
 	}
 	sig, err := readSignature(s.sig)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	fp, id, err := issuer(sig)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	e := key.entity()
 	pub, sub := find(e, fp, id)
 	if pub == nil {
 		if fp != nil {
-			return fail(ErrUnknownKey, "signed by %s, which is not part of key %s", fingerprintString(fp), key.fingerprint)
+			return nil, fail(ErrUnknownKey, "signed by %s, which is not part of key %s", fingerprintString(fp), key.fingerprint)
 		}
-		return fail(ErrUnknownKey, "signed by key ID %016X, which is not part of key %s", id, key.fingerprint)
+		return nil, fail(ErrUnknownKey, "signed by key ID %016X, which is not part of key %s", id, key.fingerprint)
 	}
 	name := fingerprintString(pub.Fingerprint)
 	if !key.bound(pub) {
-		return fail(ErrBadSignature, "signed by %s, which is not a signing key of %s", name, key.fingerprint)
+		return nil, fail(ErrBadSignature, "signed by %s, which is not a signing key of %s", name, key.fingerprint)
 	}
 	created := sig.CreationTime
 	if created.After(at.Add(MaxClockSkew)) {
-		return fail(ErrBadSignature, "signature made at %s, after %s", stamp(created), stamp(at))
+		return nil, fail(ErrBadSignature, "signature made at %s, after %s", stamp(created), stamp(at))
 	}
 	if created.Unix() < pub.CreationTime.Unix() {
-		return fail(ErrBadSignature, "signature made at %s, before key %s existed", stamp(created), name)
+		return nil, fail(ErrBadSignature, "signature made at %s, before key %s existed", stamp(created), name)
 	}
 	if revoked(e, nil) {
-		return fail(ErrKeyRevoked, "key %s is revoked", key.fingerprint)
+		return nil, fail(ErrKeyRevoked, "key %s is revoked", key.fingerprint)
 	}
 	if sub != nil && revoked(e, sub) {
-		return fail(ErrKeyRevoked, "subkey %s of %s is revoked", name, key.fingerprint)
+		return nil, fail(ErrKeyRevoked, "subkey %s of %s is revoked", name, key.fingerprint)
 	}
 	if err := key.usableAt(pub.Fingerprint, at); err != nil {
-		return err
+		return nil, err
 	}
 	if created.Unix() != at.Unix() {
 		if err := key.usableAt(pub.Fingerprint, created); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	// The key's validity was checked above, at both times; what is left is
@@ -79,28 +90,37 @@ func (s *Signed) Verify(key *Key, at time.Time) error {
 	// second valid encoding of the same signature.
 	for _, n := range sig.Notations {
 		if n.IsCritical {
-			return fail(ErrBadSignature, "signature by %s carries an unknown critical notation", name)
+			return nil, fail(ErrBadSignature, "signature by %s carries an unknown critical notation", name)
 		}
 	}
 	if sig.SigLifetimeSecs != nil && *sig.SigLifetimeSecs != 0 &&
 		at.Unix() > created.Add(time.Duration(*sig.SigLifetimeSecs)*time.Second).Unix() {
-		return fail(ErrBadSignature, "signature by %s expired", name)
-	}
-	tagged, err := s.textHash(sig)
-	if err != nil {
-		return fail(ErrBadSignature, "signature by %s: %v", name, err)
-	}
-	if packet.VerifyHashTag(tagged, sig) != nil {
-		return fail(ErrBadSignature, "signature by %s has a wrong hash tag", name)
+		return nil, fail(ErrBadSignature, "signature by %s expired", name)
 	}
 	h, err := s.textHash(sig)
 	if err != nil {
-		return fail(ErrBadSignature, "signature by %s: %v", name, err)
+		return nil, fail(ErrBadSignature, "signature by %s: %v", name, err)
+	}
+	tagged, err := s.copyHash(h, sig)
+	if err != nil {
+		return nil, fail(ErrBadSignature, "signature by %s: %v", name, err)
+	}
+	if packet.VerifyHashTag(tagged, sig) != nil {
+		return nil, fail(ErrBadSignature, "signature by %s has a wrong hash tag", name)
+	}
+	var digest []byte
+	if wantDigest {
+		d, err := s.copyHash(h, sig)
+		if err != nil {
+			return nil, fail(ErrBadSignature, "signature by %s: %v", name, err)
+		}
+		d.Write(sig.HashSuffix)
+		digest = d.Sum(nil)
 	}
 	if err := pub.VerifySignature(h, sig); err != nil {
-		return fail(ErrBadSignature, "signature by %s does not verify (%v)", name, err)
+		return nil, fail(ErrBadSignature, "signature by %s does not verify (%v)", name, err)
 	}
-	return nil
+	return digest, nil
 }
 
 // Digest returns what the signature signs: the digest, with the algorithm
@@ -128,6 +148,17 @@ func (s *Signed) Digest() ([]byte, error) {
 	}
 	h.Write(sig.HashSuffix)
 	return h.Sum(nil), nil
+}
+
+// copyHash returns a copy of h, a hash of sig with the canonical text
+// written into it, without reading the text again when h can be cloned.
+func (s *Signed) copyHash(h hash.Hash, sig *packet.Signature) (hash.Hash, error) {
+	if c, ok := h.(hash.Cloner); ok {
+		if d, err := c.Clone(); err == nil {
+			return d, nil
+		}
+	}
+	return s.textHash(sig)
 }
 
 // textHash returns sig's hash with the canonical text written into it.

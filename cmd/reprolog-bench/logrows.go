@@ -270,9 +270,14 @@ func verdict(target string, met bool) string {
 	return target + ": NOT met"
 }
 
+// ms rounds d for the table, finely enough that a figure shown beside a
+// target reads the same side of it as the figure measured.
 func ms(d time.Duration) string {
-	if d < 10*time.Millisecond {
+	switch {
+	case d < 10*time.Millisecond:
 		return d.Round(10 * time.Microsecond).String()
+	case d < 100*time.Millisecond:
+		return d.Round(100 * time.Microsecond).String()
 	}
 	return d.Round(time.Millisecond).String()
 }

@@ -127,8 +127,8 @@ func (s *Server) signer(ctx context.Context, signed *pgp.Signed) (*pgp.Key, []by
 			err = fmt.Errorf("%w: key %s is revoked", pgp.ErrKeyRevoked, key.Fingerprint())
 			continue
 		}
-		digest, verr := signed.VerifyDigest(key, time.Now())
-		if err = verr; err == nil {
+		var digest []byte
+		if digest, err = signed.VerifyDigest(key, time.Now()); err == nil {
 			return key, digest, nil
 		}
 	}

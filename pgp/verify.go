@@ -114,8 +114,7 @@ func (s *Signed) verify(key *Key, at time.Time, wantDigest bool) ([]byte, error)
 		if err != nil {
 			return nil, fail(ErrBadSignature, "signature by %s: %v", name, err)
 		}
-		d.Write(sig.HashSuffix)
-		digest = d.Sum(nil)
+		digest = finish(d, sig)
 	}
 	if err := pub.VerifySignature(h, sig); err != nil {
 		return nil, fail(ErrBadSignature, "signature by %s does not verify (%v)", name, err)
@@ -146,8 +145,14 @@ func (s *Signed) Digest() ([]byte, error) {
 	if err != nil {
 		return nil, malformed("signature digest: %v", err)
 	}
+	return finish(h, sig), nil
+}
+
+// finish completes h, a hash of sig with the canonical text written into
+// it, into the digest the signature signs (see Digest).
+func finish(h hash.Hash, sig *packet.Signature) []byte {
 	h.Write(sig.HashSuffix)
-	return h.Sum(nil), nil
+	return h.Sum(nil)
 }
 
 // copyHash returns a copy of h, a hash of sig with the canonical text
